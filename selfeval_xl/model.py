@@ -1,0 +1,171 @@
+"""The data model: what a filled 自评表 says, and what the review found.
+
+Plain frozen dataclasses, no I/O. Every value read from a workbook keeps the cell it came
+from (``自评表!G14``) so that findings, the reviewed workbook and the report can point at it.
+Numbers are ``Decimal`` so that sums of money and scores are exact to the cent.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+# Stable keys of the two money blocks, with the label printed on the form.
+BUDGET_FIELDS: dict[str, str] = {
+    "initial": "年初预算数",
+    "adjustment": "当年使用上年结余、结转及当年调整预算数",
+    "allocated": "财政拨款数",
+    "balance": "指标结余数",
+}
+FUNDS_FIELDS: dict[str, str] = {
+    "allocated": "财政拨款数",
+    "paid": "实际支付数",
+    "balance": "资金结余、结转数",
+    "carried": "结转数",
+    "recovered": "财政收回数",
+}
+NARRATIVE_HEADINGS: tuple[str, ...] = (
+    "项目概况",
+    "项目总目标",
+    "年度绩效目标",
+    "项目实施情况",
+    "项目管理成效",
+    "项目管理存在的问题及原因",
+    "进一步加强项目管理的建议",
+)
+# The four indicator classes in form order; the key is what rule profiles refer to.
+CATEGORY_KINDS: dict[str, str] = {"投入": "input", "产出": "output", "结果": "outcome", "影响力": "impact"}
+
+@dataclass(frozen=True)
+class Value:
+    """One cell's content as read: the number (if it is one), the text, and where it is."""
+
+    cell: str
+    text: str = ""
+    number: Decimal | None = None
+
+    @property
+    def blank(self) -> bool:
+        return self.text == "" and self.number is None
+
+@dataclass(frozen=True)
+class SubItem:
+    name: str
+    amount: Value
+    cell: str
+
+@dataclass(frozen=True)
+class Indicator:
+    category: str  # class name without the points, e.g. "产出目标"
+    name: str
+    target: Value
+    weight: Value
+    actual: Value
+    self_score: Value
+    cell: str  # the name cell
+
+    @property
+    def kind(self) -> str:
+        """input/output/outcome/impact, from the class name."""
+        return category_kind(self.category)
+
+@dataclass(frozen=True)
+class Category:
+    name: str  # "投入目标"
+    label: str  # as printed, "投入目标（26分）"
+    points: Decimal | None
+    cell: str
+    indicators: tuple[Indicator, ...]
+
+    @property
+    def kind(self) -> str:
+        return category_kind(self.name)
+
+@dataclass(frozen=True)
+class Narrative:
+    heading: str
+    text: str
+    cell: str
+
+@dataclass(frozen=True)
+class SelfEvaluation:
+    file: str
+    sheet: str
+    title: str
+    project_name: Value
+    year: Value
+    department: Value
+    budget: dict[str, Value]
+    funds: dict[str, Value]
+    composition_total: Value
+    sub_items: tuple[SubItem, ...]
+    categories: tuple[Category, ...]
+    performance_label: str  # "项目绩效实现情况（80分）"
+    performance_points: Decimal | None
+    stated_total: Value
+    narrative: dict[str, Narrative]
+    instructions: str = ""  # the 填表说明 text as printed
+    notices: tuple[Finding, ...] = ()  # content problems met while reading (e.g. formula without cached value)
+    header_row: int = 0  # 1-based sheet row of the indicator table header, for writers
+    last_column: int = 0  # 1-based column of 自评分 in the indicator table
+
+    @property
+    def indicators(self) -> tuple[Indicator, ...]:
+        return tuple(i for c in self.categories for i in c.indicators)
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: str  # "error" | "warning" | "info"
+    cell: str  # "自评表!G14", or "" for the file as a whole
+    message: str
+
+@dataclass(frozen=True)
+class Scored:
+    """The rule score of one indicator and how it was obtained."""
+
+    indicator: Indicator
+    score: Decimal
+    completion: Decimal | None  # percent, e.g. Decimal("103.45")
+    basis: str  # Chinese sentence: 完成率103.4%，在100%～130%之间，得满分
+    target: Any  # values.Measure
+    actual: Any  # values.Measure
+    flags: tuple[str, ...] = ()  # finding codes raised while scoring (VALUE_UNPARSED, UNIT_MISMATCH, ...)
+
+@dataclass(frozen=True)
+class CategoryTotal:
+    name: str
+    points: Decimal | None
+    weight_sum: Decimal
+    self: Decimal
+    computed: Decimal
+
+@dataclass(frozen=True)
+class Review:
+    """Everything the writers need: the evaluation, its scores, findings and totals."""
+
+    evaluation: SelfEvaluation
+    profile: str
+    scored: tuple[Scored, ...]
+    findings: tuple[Finding, ...]
+    categories: tuple[CategoryTotal, ...]
+    self_total: Decimal
+    computed_total: Decimal
+
+    @property
+    def stated_total(self) -> Decimal | None:
+        return self.evaluation.stated_total.number
+
+    def severity_counts(self) -> dict[str, int]:
+        counts = {"error": 0, "warning": 0, "info": 0}
+        for f in self.findings:
+            counts[f.severity] = counts.get(f.severity, 0) + 1
+        return counts
+
+def category_kind(name: str) -> str:
+    for word, kind in CATEGORY_KINDS.items():
+        if name.startswith(word):
+            return kind
+    return "other"
+
+_ = field  # re-exported for callers building models
