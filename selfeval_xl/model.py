@@ -168,4 +168,3 @@ def category_kind(name: str) -> str:
             return kind
     return "other"
 
-_ = field  # re-exported for callers building models

@@ -1,0 +1,58 @@
+"""Errors for files that cannot be read at all.
+
+Content problems are ``Finding``s; a ``ReadError`` is for a file that yields no evaluation.
+Each carries a stable code (the JSON contract and exit codes rely on it) and a Chinese message
+that says what went wrong, where (file, sheet!cell) and what to do next.
+"""
+from __future__ import annotations
+
+# code -> what it means, in the words shown to the user (the message adds file and cell).
+CODES: dict[str, str] = {
+    "NOT_A_WORKBOOK": "不是电子表格文件",
+    "CORRUPT": "文件已损坏，无法打开",
+    "ENCRYPTED": "文件已加密（设置了打开密码）",
+    "EMPTY": "文件或工作表为空",
+    "NOT_SELF_EVALUATION_FORM": "未找到绩效自评表的指标表",
+    "MISSING_FIELD": "缺少必填项",
+    "TOO_LARGE": "文件超出处理限制",
+    "UNSAFE_CONTENT": "文件含有不安全的内容",
+    "TIMEOUT": "处理超时",
+    "CRASHED": "处理过程异常中止",
+    "INTERNAL": "程序内部错误",
+}
+
+
+class ReadError(Exception):
+    """A file that cannot be reviewed. ``str(err)`` is the full Chinese message."""
+
+    def __init__(self, code: str, detail: str, file: str = "", cell: str = "", hint: str = ""):
+        assert code in CODES, code
+        self.code = code
+        self.detail = detail
+        self.file = file
+        self.cell = cell
+        self.hint = hint
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        where = self.file + (f"（{self.cell}）" if self.cell else "")
+        text = f"{CODES[self.code]}：{self.detail}" if self.detail else CODES[self.code]
+        if where:
+            text = f"{where}：{text}"
+        if self.hint:
+            text += f"。{self.hint}"
+        return f"[{self.code}] {text}"
+
+    def with_file(self, file: str) -> "ReadError":
+        if not self.file:
+            self.file = file
+            self.args = (self.message,)
+        return self
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "message": self.message}
+
+
+class TemplateError(Exception):
+    """A report or mail template that cannot be rendered (names the tag and line)."""

@@ -1,0 +1,22 @@
+"""``read(path) -> SelfEvaluation``: sniff, load the sheets, locate the form by its labels."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import ReadError
+from .layout import read_grids
+from .model import SelfEvaluation
+from .sources import DEFAULT_LIMITS, Limits, load_grids
+
+
+def read(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> SelfEvaluation:
+    """Read a filled 自评表. Raises ReadError (with a code and a Chinese message) only."""
+    path = Path(path)
+    try:
+        return read_grids(load_grids(path, limits), path.name)
+    except ReadError as err:
+        raise err.with_file(path.name)
+    except RecursionError:
+        raise ReadError("TOO_LARGE", "工作簿结构嵌套过深", path.name) from None
+    except MemoryError:
+        raise ReadError("TOO_LARGE", "读取时内存不足", path.name) from None
