@@ -226,6 +226,7 @@ def _grid(name: str, sheet, limits: Limits, file: str) -> Grid:
     return Grid(name, cells, merges)
 
 
+_HAS_VALUE = re.compile(rb"<v>[^<]+</v>|<is>")
 _CELL_WITH_FORMULA = re.compile(rb'<c r="([A-Z]+)(\d+)"[^>]*?(?<!/)>(.*?)</c>', re.S)
 
 
@@ -248,7 +249,7 @@ def _mark_uncached_formulas(path: Path, grids: list[Grid]) -> None:
                     continue
                 for m in _CELL_WITH_FORMULA.finditer(data):
                     body = m.group(3)
-                    if b"<f" in body and b"<v" not in body:
+                    if b"<f" in body and not _HAS_VALUE.search(body):
                         col = 0
                         for ch in m.group(1):
                             col = col * 26 + ch - 64

@@ -1,0 +1,174 @@
+"""Find every place where the workbook disagrees with itself or with the rules.
+
+Pure: takes the evaluation and its scored indicators, returns Findings. Each message states
+both numbers, so a reader can act on it without opening the workbook.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from decimal import Decimal
+
+from . import values
+from .model import Finding, Scored, SelfEvaluation
+from .rules import Profile, _num
+
+# code -> severity. The codes are a stable contract (README); severities are our judgement.
+SEVERITY: dict[str, str] = {
+    "SCORE_MISMATCH": "error",
+    "SCORE_OVER_WEIGHT": "error",
+    "TOTAL_MISMATCH": "error",
+    "WEIGHT_SUM": "error",
+    "WEIGHT_SPLIT": "warning",
+    "BUDGET_BALANCE": "error",
+    "FUNDS_BALANCE": "error",
+    "COMPOSITION_SUM": "error",
+    "COMPOSITION_VS_FUNDS": "warning",
+    "GOAL_MISMATCH": "warning",
+    "ACTUAL_NOT_NUMERIC": "warning",
+    "VALUE_UNPARSED": "info",
+    "UNIT_MISMATCH": "warning",
+    "OVER_ACHIEVED": "info",
+    "MISSING_VALUE": "warning",
+    "FORMULA_NO_VALUE": "error",
+}
+
+
+def run(ev: SelfEvaluation, scored: list[Scored] | tuple[Scored, ...], profile: Profile) -> list[Finding]:
+    findings = list(ev.notices)
+    findings += _indicator_findings(scored, profile)
+    findings += _totals(ev, scored, profile)
+    findings += _weights(ev, profile)
+    findings += _money(ev, profile)
+    findings += _goals(ev, profile)
+    return findings
+
+
+def _f(code: str, cell: str, message: str) -> Finding:
+    return Finding(code, SEVERITY[code], cell, message)
+
+
+def _indicator_findings(scored, p: Profile) -> list[Finding]:
+    out = []
+    tol = p.tol("score")
+    for s in scored:
+        ind = s.indicator
+        name = f"“{ind.name}”"
+        for flag in s.flags:
+            cell = ind.target.cell if flag == "MISSING_VALUE" and s.target.kind == "empty" else ind.actual.cell
+            out.append(_f(flag, cell, f"{name}：{s.basis}"))
+        own = ind.self_score.number
+        if own is None:
+            out.append(_f("MISSING_VALUE", ind.self_score.cell, f"{name}未填写自评分，规则得分{_num(s.score)}"))
+            continue
+        if ind.weight.number is not None and own > ind.weight.number + tol:
+            out.append(_f("SCORE_OVER_WEIGHT", ind.self_score.cell, f"{name}自评分{_num(own)}超过权重{_num(ind.weight.number)}"))
+        if abs(own - s.score) > tol:
+            out.append(_f("SCORE_MISMATCH", ind.self_score.cell,
+                          f"{name}自评分{_num(own)}，按规则应得{_num(s.score)}（{s.basis}），相差{_num(s.score - own)}"))
+    return out
+
+
+def _totals(ev: SelfEvaluation, scored, p: Profile) -> list[Finding]:
+    stated = ev.stated_total.number
+    own = sum((s.indicator.self_score.number or Decimal(0) for s in scored), Decimal(0))
+    if stated is not None and abs(stated - own) > p.tol("score"):
+        return [_f("TOTAL_MISMATCH", ev.stated_total.cell, f"合计{_num(stated)}与各项自评分之和{_num(own)}不一致，相差{_num(own - stated)}")]
+    if stated is None:
+        return [_f("MISSING_VALUE", ev.stated_total.cell, f"未填写合计（各项自评分之和为{_num(own)}）")]
+    return []
+
+
+def _weights(ev: SelfEvaluation, p: Profile) -> list[Finding]:
+    out = []
+    tol = p.tol("weight")
+    split_kinds = set(p.setting("weight_split_classes"))
+    for cat in ev.categories:
+        ws = [i.weight.number for i in cat.indicators]
+        total = sum((w for w in ws if w is not None), Decimal(0))
+        if cat.points is not None and abs(total - cat.points) > tol:
+            out.append(_f("WEIGHT_SUM", cat.cell, f"{cat.label}各项权重之和为{_num(total)}，与该类分值{_num(cat.points)}不一致"))
+        if cat.kind not in split_kinds or not ws:
+            continue
+        points = cat.points if cat.points is not None else total
+        each = p.round(points / len(ws))
+        for k, ind in enumerate(cat.indicators):
+            w = ind.weight.number
+            if w is None:
+                out.append(_f("MISSING_VALUE", ind.weight.cell, f"“{ind.name}”未填写权重"))
+                continue
+            last = k == len(ws) - 1
+            expected = p.round(points - each * (len(ws) - 1)) if last else each
+            if abs(w - expected) > tol and abs(w - each) > tol:
+                out.append(_f("WEIGHT_SPLIT", ind.weight.cell,
+                              f"“{ind.name}”权重{_num(w)}，按该类分值{_num(points)}÷{len(ws)}项平均分摊应为{_num(expected)}"))
+    return out
+
+
+def _money(ev: SelfEvaluation, p: Profile) -> list[Finding]:
+    out = []
+    tol = p.tol("money")
+    b, f = {k: v.number for k, v in ev.budget.items()}, {k: v.number for k, v in ev.funds.items()}
+    if None not in (b["initial"], b["adjustment"], b["allocated"], b["balance"]):
+        expect = b["initial"] + b["adjustment"] - b["allocated"]
+        if abs(expect - b["balance"]) > tol:
+            out.append(_f("BUDGET_BALANCE", ev.budget["balance"].cell,
+                          f"指标结余数{_num(b['balance'])}万元，按“年初预算数+当年调整预算数-财政拨款数”应为{_num(expect)}万元"))
+    if None not in (f["allocated"], f["paid"], f["balance"]):
+        expect = f["allocated"] - f["paid"]
+        if abs(expect - f["balance"]) > tol:
+            out.append(_f("FUNDS_BALANCE", ev.funds["balance"].cell,
+                          f"资金结余、结转数{_num(f['balance'])}万元，按“财政拨款数-实际支付数”应为{_num(expect)}万元"))
+    if None not in (f["balance"], f["carried"], f["recovered"]):
+        parts = f["carried"] + f["recovered"]
+        if abs(parts - f["balance"]) > tol:
+            out.append(_f("FUNDS_BALANCE", ev.funds["carried"].cell,
+                          f"结转数{_num(f['carried'])}+财政收回数{_num(f['recovered'])}={_num(parts)}万元，与资金结余、结转数{_num(f['balance'])}万元不一致"))
+    total = ev.composition_total.number
+    amounts = [i.amount.number for i in ev.sub_items]
+    if total is not None and ev.sub_items:
+        s = sum((a for a in amounts if a is not None), Decimal(0))
+        if abs(s - total) > tol:
+            out.append(_f("COMPOSITION_SUM", ev.composition_total.cell,
+                          f"项目资金构成合计{_num(total)}万元，各子项目金额之和为{_num(s)}万元，相差{_num(s - total)}万元"))
+    if total is not None and f["allocated"] is not None:
+        alloc, paid = f["allocated"], f["paid"]
+        if abs(total - alloc) > tol and (paid is None or abs(total - paid) > tol):
+            paid_txt = f"，也不等于实际支付数{_num(paid)}万元" if paid is not None else ""
+            out.append(_f("COMPOSITION_VS_FUNDS", ev.composition_total.cell,
+                          f"项目资金构成合计{_num(total)}万元，与财政拨款数{_num(alloc)}万元相差{_num(total - alloc)}万元{paid_txt}"))
+    return out
+
+
+_GOAL = re.compile(r"^(?P<name>.*?\D)(?P<value>[≥≤><=＝]?\s*\d[\d.,，]*\s*[%‰]?\s*[^\d；;，,。、]{0,8})$")
+
+
+def _goals(ev: SelfEvaluation, p: Profile) -> list[Finding]:
+    """Targets quoted in the 年度绩效目标 text that differ from the table."""
+    section = ev.narrative.get("年度绩效目标")
+    if section is None or not section.text:
+        return []
+    threshold = p.setting("goal_name_similarity")
+    inds = [i for i in ev.indicators if i.kind != "input"]
+    out = []
+    for phrase in re.split(r"[；;。\n]", section.text):
+        phrase = phrase.strip().lstrip("0123456789.、（）() ")
+        m = _GOAL.match(phrase)
+        if not m:
+            continue
+        name, said = m.group("name").strip("：: "), values.parse(m.group("value"))
+        if said.kind != "quantity" or len(name) < 2:
+            continue
+        ratios = [(difflib.SequenceMatcher(None, name, i.name).ratio(), i) for i in inds]
+        if not ratios:
+            break
+        best, ind = max(ratios, key=lambda x: x[0])
+        if best < threshold:
+            continue
+        target = values.parse(ind.target.text if ind.target.number is None else ind.target.number)
+        if target.kind != "quantity" or (said.unit and target.unit and said.unit != target.unit):
+            continue
+        if said.value != target.value:
+            out.append(_f("GOAL_MISMATCH", ind.target.cell,
+                          f"“{ind.name}”表中目标值为{target.display}，而年度绩效目标（{section.cell}）写的是“{phrase}”"))
+    return out

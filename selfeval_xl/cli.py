@@ -1,0 +1,123 @@
+"""Command line: parses arguments, calls the core, maps errors to exit codes and messages.
+
+Exit codes: 0 done, 1 some files failed (batch), 2 usage error or unreadable file (check).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import ReadError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _setup_console() -> None:
+    """Survive a GBK console: characters it cannot show become '?' instead of a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="replace")
+        except (AttributeError, ValueError):
+            pass
+
+
+def _print_json(data) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def cmd_check(args) -> int:
+    from .review import evaluation_json, review, to_json
+    from .reader import read
+    from .text import review_summary
+
+    try:
+        ev = read(args.file)
+    except ReadError as err:
+        if args.json:
+            _print_json({"file": Path(args.file).name, "error": err.to_dict()})
+        print(err.message, file=sys.stderr)
+        return EXIT_USAGE
+    if args.no_score:
+        _print_json(evaluation_json(ev))
+        return EXIT_OK
+    r = review(ev, args.profile)
+    if args.json:
+        _print_json(to_json(r))
+    else:
+        print(review_summary(r))
+    return EXIT_OK
+
+
+def cmd_parse(args) -> int:
+    from . import values
+
+    ms = [values.parse(t) for t in args.text]
+    if args.json:
+        _print_json([m.to_dict() for m in ms])
+    else:
+        for m in ms:
+            print(f"{m.text}\t{m.kind}\t{m.display}")
+    return EXIT_OK
+
+
+def cmd_profiles(args) -> int:
+    from .rules import load_profile, profile_names
+
+    for name in profile_names():
+        print(f"{name}\t{load_profile(name).title}")
+    return EXIT_OK
+
+
+def cmd_template(args) -> int:
+    from . import form
+
+    out = form.write(Path(args.output))
+    print(f"已生成空白自评表：{out}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="selfeval-xl", description="绩效自评表复核：按填表说明重新评分，生成复核工作簿和自评价报告")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("check", help="读取并复核一个自评表，输出结果")
+    c.add_argument("file")
+    c.add_argument("--json", action="store_true", help="输出 JSON")
+    c.add_argument("--profile", default="suzhou-2020", help="评分规则配置（名称或 .toml 路径）")
+    c.add_argument("--no-score", action="store_true", help="只输出读取结果，不评分")
+    c.set_defaults(func=cmd_check)
+
+    c = sub.add_parser("parse", help="解析目标值/实际完成值文字")
+    c.add_argument("text", nargs="+")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_parse)
+
+    c = sub.add_parser("profiles", help="列出可用的评分规则配置")
+    c.set_defaults(func=cmd_profiles)
+
+    c = sub.add_parser("template", help="生成空白自评表模板")
+    c.add_argument("-o", "--output", default="自评表模板.xlsx")
+    c.set_defaults(func=cmd_template)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    _setup_console()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ReadError as err:
+        print(err.message, file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as err:  # bad option values (unknown profile, …) carry a Chinese message
+        print(f"错误：{err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

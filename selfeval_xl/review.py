@@ -1,0 +1,90 @@
+"""Build the one ``Review`` every writer takes, and its stable JSON form."""
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from . import checks, rules
+from .model import CategoryTotal, Review, SelfEvaluation, Value
+from .reader import read
+from .sources import DEFAULT_LIMITS, Limits
+
+DEFAULT_PROFILE = "suzhou-2020"
+
+
+def review(ev: SelfEvaluation, profile: str | rules.Profile = DEFAULT_PROFILE) -> Review:
+    p = rules.load_profile(profile) if isinstance(profile, str) else profile
+    scored = tuple(rules.score(i, p) for i in ev.indicators)
+    findings = tuple(checks.run(ev, scored, p))
+    by_ind = {id(s.indicator): s for s in scored}
+    cats = []
+    for c in ev.categories:
+        ss = [by_ind[id(i)] for i in c.indicators]
+        cats.append(CategoryTotal(
+            c.name, c.points,
+            sum((i.weight.number or Decimal(0) for i in c.indicators), Decimal(0)),
+            sum((i.self_score.number or Decimal(0) for i in c.indicators), Decimal(0)),
+            sum((s.score for s in ss), Decimal(0)),
+        ))
+    return Review(
+        evaluation=ev, profile=p.name, scored=scored, findings=findings, categories=tuple(cats),
+        self_total=sum((c.self for c in cats), Decimal(0)),
+        computed_total=sum((c.computed for c in cats), Decimal(0)),
+    )
+
+
+def review_file(path: str | Path, profile: str | rules.Profile = DEFAULT_PROFILE, limits: Limits = DEFAULT_LIMITS) -> Review:
+    return review(read(path, limits), profile)
+
+
+def num(x: Decimal | None) -> float | int | None:
+    """A Decimal for JSON: an int when whole, else a float."""
+    if x is None:
+        return None
+    return int(x) if x == x.to_integral_value() and abs(x) < 2**53 else float(x)
+
+
+def _value(v: Value):
+    return num(v.number) if v.number is not None else (v.text or None)
+
+
+def evaluation_json(ev: SelfEvaluation) -> dict:
+    return {
+        "file": ev.file,
+        "sheet": ev.sheet,
+        "project": {"name": ev.project_name.text, "year": _value(ev.year), "department": ev.department.text},
+        "budget": {k: num(v.number) for k, v in ev.budget.items()},
+        "funds": {k: num(v.number) for k, v in ev.funds.items()},
+        "composition": {
+            "total": num(ev.composition_total.number),
+            "items": [{"name": i.name, "amount": num(i.amount.number), "cell": i.amount.cell} for i in ev.sub_items],
+        },
+        "indicators": [
+            {"category": i.category, "name": i.name, "target": i.target.text, "weight": num(i.weight.number),
+             "actual": i.actual.text, "self_score": num(i.self_score.number), "cell": i.cell}
+            for i in ev.indicators
+        ],
+        "totals": {"stated": num(ev.stated_total.number),
+                   "self": num(sum((i.self_score.number or Decimal(0) for i in ev.indicators), Decimal(0)))},
+        "narrative": {h: n.text for h, n in ev.narrative.items()},
+    }
+
+
+def to_json(r: Review) -> dict:
+    """``check --json``: the evaluation plus scores and findings (keys only ever added)."""
+    out = evaluation_json(r.evaluation)
+    out["profile"] = r.profile
+    out["totals"] = {"stated": num(r.stated_total), "self": num(r.self_total), "computed": num(r.computed_total)}
+    out["categories"] = [
+        {"name": c.name, "points": num(c.points), "weight_sum": num(c.weight_sum), "self": num(c.self), "computed": num(c.computed)}
+        for c in r.categories
+    ]
+    for item, s in zip(out["indicators"], r.scored):
+        item.update({
+            "computed_score": num(s.score),
+            "completion": num(s.completion.quantize(Decimal("0.01"))) if s.completion is not None else None,
+            "basis": s.basis,
+            "measure": {"target": s.target.to_dict(), "actual": s.actual.to_dict()},
+        })
+    out["findings"] = [{"code": f.code, "severity": f.severity, "cell": f.cell, "message": f.message} for f in r.findings]
+    return out

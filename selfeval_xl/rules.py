@@ -1,0 +1,211 @@
+"""Score one indicator by a rule profile, with a written basis.
+
+Pure: takes an Indicator and a Profile, returns a Scored. The profile (TOML under
+selfeval_xl/profiles/) holds every number and every choice the 填表说明 leaves open; this
+module only applies them. Each branch below names the profile setting it follows.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from . import values
+from .model import Indicator, Scored
+
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class Curve:
+    full_from: Decimal
+    full_to: Decimal | None
+    below_per_point: Decimal
+    above_per_point: Decimal
+
+    def fraction(self, completion: Decimal) -> Decimal:
+        if completion < self.full_from:
+            f = 1 - (self.full_from - completion) * self.below_per_point
+        elif self.full_to is not None and completion > self.full_to:
+            f = 1 - (completion - self.full_to) * self.above_per_point
+        else:
+            f = Decimal(1)
+        return max(Decimal(0), f)
+
+    def describe(self) -> str:
+        full = f"{_pct(self.full_from)}～{_pct(self.full_to)}" if self.full_to is not None else f"{_pct(self.full_from)}及以上"
+        return full
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    title: str
+    data: dict
+
+    @property
+    def decimals(self) -> int:
+        return int(self.data["rounding"]["decimals"])
+
+    def tol(self, key: str) -> Decimal:
+        return Decimal(str(self.data["tolerance"][key]))
+
+    def setting(self, key: str):
+        return self.data["settings"][key]
+
+    def grades(self) -> dict[str, Decimal]:
+        return {k: Decimal(str(v)) for k, v in self.data["grades"].items()}
+
+    def curve(self, kind: str) -> Curve:
+        c = self.data["curves"][self.data["classes"].get(kind, self.data["classes"]["other"])]
+        return Curve(
+            Decimal(str(c["full_from"])),
+            Decimal(str(c["full_to"])) if "full_to" in c else None,
+            Decimal(str(c["below_per_point"])),
+            Decimal(str(c.get("above_per_point", 0))),
+        )
+
+    def round(self, x: Decimal) -> Decimal:
+        return x.quantize(Decimal(1).scaleb(-self.decimals), rounding=self.data["rounding"]["mode"])
+
+
+def profile_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("selfeval_xl.profiles").iterdir() if p.name.endswith(".toml"))
+
+
+@lru_cache(maxsize=16)
+def load_profile(name_or_path: str = "suzhou-2020") -> Profile:
+    """A profile by name (bundled) or by path to a TOML file. Raises ValueError if unknown."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and path.is_file():
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    else:
+        res = resources.files("selfeval_xl.profiles") / f"{name_or_path}.toml"
+        if not res.is_file():
+            raise ValueError(f"未知的规则配置“{name_or_path}”，可用：{'、'.join(profile_names())}")
+        data = tomllib.loads(res.read_text(encoding="utf-8"))
+    return Profile(data["name"], data.get("title", data["name"]), data)
+
+
+def score(ind: Indicator, profile: Profile) -> Scored:
+    """The rule score of one indicator, its completion rate and the basis sentence."""
+    t = values.parse(ind.target.text if ind.target.number is None else ind.target.number)
+    a = values.parse(ind.actual.text if ind.actual.number is None else ind.actual.number)
+    weight = ind.weight.number if ind.weight.number is not None and ind.weight.number > 0 else Decimal(0)
+    fraction, completion, basis, flags = _judge(t, a, ind, profile)
+    if fraction is None:  # kept self-score (unjudged)
+        self_score = ind.self_score.number or Decimal(0)
+        points = min(max(self_score, Decimal(0)), weight)
+    else:
+        points = weight * fraction
+    points = profile.round(points)
+    if fraction is not None:
+        basis += f"，得{_num(points)}分" if fraction not in (0, 1) else ("，得满分" if fraction == 1 else "，得0分")
+    return Scored(ind, points, completion, basis, t, a, tuple(flags))
+
+
+def _judge(t, a, ind: Indicator, p: Profile) -> tuple[Decimal | None, Decimal | None, str, list[str]]:
+    """(fraction of the weight or None to keep the self-score, completion %, basis, flags)."""
+    grades = p.grades()
+    curve = p.curve(ind.kind)
+    if a.kind == "empty":
+        return Decimal(0), None, "未填写实际完成值且无说明", ["MISSING_VALUE"]
+    if a.kind == "grade" and a.grade in grades:
+        f = grades[a.grade]
+        return f, None, f"定性指标，等级“{a.grade}”，按权重值的{_pct(f * HUNDRED)}计", []
+    if t.kind == "quantity":
+        return _quantity(t, a, curve, p)
+    if t.kind == "rank" and a.kind == "rank":
+        if a.scope == t.scope and a.position is not None and t.position is not None:
+            met = a.position <= t.position
+            return (Decimal(1) if met else Decimal(0)), None, f"排名目标“{t.display}”，实际“{a.display}”，{'达到' if met else '未达到'}目标", []
+    if t.kind == "date" and a.kind == "date" and p.setting("date_met_when_not_later") and t.date and a.date:
+        met = _date_key(a.date) <= _date_key(t.date)
+        return (Decimal(1) if met else Decimal(0)), None, f"时限目标“{t.display}”，实际“{a.display}”，{'按时完成' if met else '未按时完成'}", []
+    if t.kind == "empty":
+        return Decimal(0), None, "未填写目标值，无法评价", ["MISSING_VALUE"]
+    # Qualitative target: the same words, or a verdict.
+    if _same_words(t, a):
+        return Decimal(1), None, f"实际完成值“{a.text.strip()}”与目标一致", []
+    if a.kind == "verdict":
+        return _verdict(a, p, "定性目标")
+    if p.setting("unjudged_keeps_self_score"):
+        return None, None, f"定性目标“{t.text.strip()}”与实际“{a.text.strip()}”表述不同，无法按规则自动判定，暂采用自评分，请人工复核", ["VALUE_UNPARSED"]
+    return Decimal(0), None, f"实际“{a.text.strip()}”无法判定是否达到目标“{t.text.strip()}”", ["VALUE_UNPARSED"]
+
+
+def _quantity(t, a, curve: Curve, p: Profile):
+    if a.kind == "verdict" and p.setting("verdict_scores_quantity"):
+        f, c, basis, flags = _verdict(a, p, "目标为定量值，实际完成值无具体数值")
+        return f, c, basis, flags + ["ACTUAL_NOT_NUMERIC"]
+    if a.kind != "quantity":
+        return Decimal(0), None, f"目标为定量值“{t.display}”，实际完成值“{a.text.strip()}”无具体数值", ["ACTUAL_NOT_NUMERIC"]
+    a_unit = a.unit
+    if not a_unit and t.unit and p.setting("bare_actual_takes_target_unit"):
+        a_unit = t.unit
+    if a_unit != t.unit:
+        return Decimal(str(p.setting("unit_mismatch_score"))), None, f"目标单位“{t.unit or '无'}”与实际单位“{a.unit or '无'}”不一致，无法计算完成率", ["UNIT_MISMATCH"]
+    reverse = t.op in ("≤", "<")
+    if a.op == t.op and a.op != "=" and a.value == t.value and p.setting("repeated_bound_meets"):
+        return Decimal(1), HUNDRED, f"实际完成值“{a.display}”与目标界限相同，视为达到目标", []
+    if reverse:
+        within = a.value <= t.value if t.op == "≤" else a.value < t.value
+        if within and p.setting("reverse_within_bound_full"):
+            return Decimal(1), None, f"反向指标，实际{_qty(a)}未超过目标上限{_qty(t)}", []
+        completion = (t.value / a.value * HUNDRED) if a.value else HUNDRED
+        f = curve.fraction(completion)
+        return f, completion, f"反向指标，实际{_qty(a)}超过目标上限{_qty(t)}，完成率（目标÷实际）{_pct(completion)}{_band(curve, completion)}", []
+    if t.value == 0:
+        met = a.value <= 0
+        return (Decimal(1) if met else Decimal(0)), None, f"目标值为0，实际{_qty(a)}，{'达到' if met else '未达到'}目标", []
+    completion = a.value / t.value * HUNDRED
+    f = curve.fraction(completion)
+    flags = ["OVER_ACHIEVED"] if completion > Decimal(str(p.setting("over_achieved_above"))) else []
+    return f, completion, f"完成率{_pct(completion)}（实际{_qty(a)}÷目标{_qty(t)}）{_band(curve, completion)}", flags
+
+
+def _verdict(a, p: Profile, lead: str):
+    if a.verdict == "met":
+        return Decimal(1), None, f"{lead}，实际“{a.text.strip()}”表明已达成", []
+    if a.verdict == "partial":
+        f = Decimal(str(p.setting("partial_verdict_fraction")))
+        return f, None, f"{lead}，实际“{a.text.strip()}”表明部分达成，按权重值的{_pct(f * HUNDRED)}计", []
+    return Decimal(0), None, f"{lead}，实际“{a.text.strip()}”表明未达成", []
+
+
+def _band(curve: Curve, completion: Decimal) -> str:
+    if completion < curve.full_from:
+        return f"，低于{_pct(curve.full_from)}，每低1个百分点扣权重值的{_pct(curve.below_per_point * HUNDRED)}"
+    if curve.full_to is not None and completion > curve.full_to:
+        return f"，超过{_pct(curve.full_to)}，每超过1%扣权重值的{_pct(curve.above_per_point * HUNDRED)}"
+    return f"，在{curve.describe()}之间" if curve.full_to is not None else f"，达到{curve.describe()}"
+
+
+def _same_words(t, a) -> bool:
+    def key(m) -> str:
+        return "".join(ch for ch in (m.display or m.text) if ch not in " \t\n。.，,;；")
+
+    return bool(key(t)) and key(t) == key(a)
+
+
+def _date_key(d: str) -> str:
+    return d.replace("--", "9999-")  # a bare month (--11-30) sorts after any full date of the same year
+
+
+def _qty(m) -> str:
+    return m.display.lstrip("=") if m.display else _num(m.value) + m.unit
+
+
+def _pct(x: Decimal | None) -> str:
+    if x is None:
+        return ""
+    q = x.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return f"{_num(q)}%"
+
+
+def _num(x: Decimal) -> str:
+    s = format(x, "f")
+    return s.rstrip("0").rstrip(".") if "." in s else s

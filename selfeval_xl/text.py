@@ -1,0 +1,30 @@
+"""The human-readable Chinese review printed by ``check``."""
+from __future__ import annotations
+
+from .model import Review
+from .rules import _num
+
+SEVERITY_NAMES = {"error": "错误", "warning": "警告", "info": "提示"}
+
+
+def review_summary(r: Review) -> str:
+    ev = r.evaluation
+    lines = [
+        f"文件：{ev.file}",
+        f"项目：{ev.project_name.text}（{ev.year.text}年度，{ev.department.text}）",
+        f"评分规则：{r.profile}",
+        "",
+        f"{'类别':<8}{'分值':>8}{'权重合计':>10}{'自评分':>10}{'规则得分':>10}",
+    ]
+    for c in r.categories:
+        pts = _num(c.points) if c.points is not None else "—"
+        lines.append(f"{c.name:<8}{pts:>8}{_num(c.weight_sum):>10}{_num(c.self):>10}{_num(c.computed):>10}")
+    stated = _num(r.stated_total) if r.stated_total is not None else "未填"
+    lines += ["", f"合计：填报 {stated}，自评分之和 {_num(r.self_total)}，按规则 {_num(r.computed_total)}", ""]
+    counts = r.severity_counts()
+    lines.append(f"复核发现 {len(r.findings)} 条：错误 {counts['error']}，警告 {counts['warning']}，提示 {counts['info']}")
+    for sev in ("error", "warning", "info"):
+        for f in r.findings:
+            if f.severity == sev:
+                lines.append(f"  [{SEVERITY_NAMES[sev]}] {f.code} {f.cell}：{f.message}")
+    return "\n".join(lines)
