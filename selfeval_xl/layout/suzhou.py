@@ -268,7 +268,7 @@ def _indicators(s: _Sheet, head_row: int, cols: dict[str, int], file: str):
             t = norm(g.text(r, c))
             if t.startswith("项目绩效实现情况") or t.startswith("绩效指标"):
                 perf_label = g.text(r, c)
-            m = CATEGORY_LABEL.match(t)
+            m = _category_label(t, in_name_column=c == name_col)
             if m:
                 cname = m.group(1) + (m.group(2) or "目标")
                 if current is None or current[0] != cname:
@@ -277,7 +277,7 @@ def _indicators(s: _Sheet, head_row: int, cols: dict[str, int], file: str):
                     cat_cells[cname] = g.ref(r, c)
         name = g.text(r, name_col)
         vals = {k: s.value(r, cols[k], file) for k in ("target", "weight", "actual", "self_score") if k in cols}
-        if not name or CATEGORY_LABEL.match(norm(name)):
+        if not name or _category_label(norm(name), in_name_column=True):
             continue
         if current is None:
             raise ReadError("NOT_SELF_EVALUATION_FORM", f"指标“{name}”之前没有类别（投入/产出/结果/影响力目标）", file, g.ref(r, name_col))
@@ -295,6 +295,15 @@ def _indicators(s: _Sheet, head_row: int, cols: dict[str, int], file: str):
     if not categories:
         raise ReadError("NOT_SELF_EVALUATION_FORM", "指标表中没有任何指标", file, g.ref(head_row, name_col))
     return categories, perf_label, total_row
+
+
+def _category_label(t: str, in_name_column: bool) -> re.Match | None:
+    """A class label. In the name column only a full label (产出目标, 满意度（10分）) counts:
+    a bare word like 满意度 there is an indicator's name."""
+    m = CATEGORY_LABEL.match(t)
+    if m and in_name_column and not (m.group(2) or m.group(3)):
+        return None
+    return m
 
 
 def _stated_total(s: _Sheet, total_row: int | None, cols: dict[str, int], file: str) -> Value:
