@@ -9,8 +9,9 @@ raises, and whatever it does not recognise is `text`, left for the scorer to jud
 Decisions where the forms leave a choice open:
 - Numbers (int/float/Decimal) are quantities with op "=" and unit ""; NaN is empty (an empty cell).
 - Empty: None, "", whitespace, "/", "-", "—" and other bare dashes. "无" is text (it states "none").
-- A leading label is dropped only when it ends in a connector (达, 为, 是, 在, 共, 累计 …) or an
-  operator follows it; it is kept in `label`. Other prefixes (提高0.5个百分点) make the cell text.
+- A leading label is dropped only when it ends in a connector (达, 为, 是, 在, 共, 累计 …) or in a
+  measure noun (率, 度, 数, 量, 额 …: 完成率100%), or an operator follows it; it is kept in `label`.
+  Other prefixes (提高0.5个百分点: a change, not a level) make the cell text.
 - Conflicting operators (`≥95%以下`), several numbers (`30%-50%`) or a long unit are text.
 - `以上`/`以下` include the number itself (≥/≤), as in Chinese legal usage.
 - `approx` is set by 约/大约/近/接近/≈ before and 余/多/左右 after the number; op stays "=",
@@ -26,6 +27,8 @@ Decisions where the forms leave a choice open:
   底/末/下旬 → last day of the month (29 for February without a year), 初/上旬 → 10th, 中旬 → 20th;
   year + 底 → 12-31. `deadline` is True when 前/之前/以前/以内/截至/截止 is written.
   A span `2021年1月-12月` is a date with date = its end and `start` = its beginning.
+  `10月` is a date (month 10; `12个月` is a quantity); `2022.12` is the decimal 2022.12, while
+  `2022.12.30`, `2022-12` and `2022/12` are dates.
 """
 
 from __future__ import annotations
@@ -53,8 +56,9 @@ GRADES = {  # written word -> (grade, fraction of the weight)
 VERDICT_DISPLAY = {"met": "达成", "partial": "部分达成", "not_met": "未达成"}
 
 OP_WORDS = {
-    "≥": ("不低于", "不少于", "不小于", "至少", "大于等于", "大于或等于", "不得低于", "不得少于", "最少"),
-    "≤": ("不高于", "不超过", "不多于", "至多", "小于等于", "小于或等于", "不得高于", "不得超过", "不大于", "最多"),
+    "≥": ("不低于", "不少于", "不小于", "至少", "最少", "大于等于", "大于或等于", "不得低于", "不得少于"),
+    "≤": ("不高于", "不超过", "不多于", "不大于", "至多", "最多",
+          "小于等于", "小于或等于", "不得高于", "不得超过"),
     "<": ("小于", "低于", "少于", "不足", "不到"),
     ">": ("大于", "高于", "超过", "多于"),
 }
@@ -102,7 +106,7 @@ _TAIL_RE = re.compile(
     rf"(?P<unit>.*?)(?P<suffix>{_alt(SUFFIX_OPS)})?(?P<a3>左右)?",
     re.S,
 )
-_CONNECTOR_RE = re.compile(r"(?:达到?|为|是|:|在|共计?|合计|累计|总计|实现|保持)$")
+_CONNECTOR_RE = re.compile(r"(?:达到?|为|是|:|在|共计?|合计|累计|总计|实现|保持|率|度|数|量|额|值|面积|里程|比例|占比)$")
 _BAD_LABEL_RE = re.compile(r"[,;，；、。!?()<>=≥≤≧≦═≈~-]")
 _PAREN_RE = re.compile(r"\(([^()]*)\)")
 _BAD_UNIT_RE = re.compile(r"[()<>=≥≤≧≦═≈,;:，；：。、!?~-]|^/|/$")
@@ -121,11 +125,11 @@ _RANK_RE = re.compile(
     r"(?P<scope>全国|全省|全市|全区|全县|全州|全球|省内|市内|区内|县内|同级|同类城市)?"
     r"(?:排名|排位|排|位居|位列|居)?(?P<which>第|前)(?P<n>[0-9]{1,4}|[零〇一二两三四五六七八九十百]{1,5})(?:名|位)?(?:以内)?"
 )
-_VERDICT_RES = (  # partial and not_met first: their prefixes would not match "met", but be explicit
-    ("partial", re.compile(r"(?:部分|基本上?|大部分|未全部)(?:达成|达到|完成|达标|实现)(?:预期|既定)?(?:指标|目标|任务)?值?")),
-    ("not_met", re.compile(r"(?:未|没有|尚未|未能)(?:达成|达到|完成|达标|实现)(?:预期|既定)?(?:指标|目标|任务)?值?|否")),
-    ("met", re.compile(r"(?:已经?|全部|均已|已全部|全面|按时|如期|按期|顺利|圆满)?(?:达成|达到|完成|达标|实现)"
-                       r"(?:预期|既定)?(?:指标|目标|任务)?值?(?:100%)?|是")),
+_ACHIEVED = r"(?:达成|达到|完成|达标|实现)(?:预期|既定)?(?:指标|目标|任务)?值?"
+_VERDICT_RES = (
+    ("partial", re.compile(rf"(?:部分|基本上?|大部分|未全部){_ACHIEVED}")),
+    ("not_met", re.compile(rf"(?:未|没有|尚未|未能){_ACHIEVED}|否")),
+    ("met", re.compile(rf"(?:已经?|全部|均已|已全部|全面|按时|如期|按期|按计划|按要求|顺利|圆满)?{_ACHIEVED}(?:100%)?|是")),
 )
 
 
@@ -301,7 +305,8 @@ def _date_point(key: str, label_ok: bool, tail_ok: bool = True, year: int | None
         label, edge, before = m["label"] or "", m["edge"] or "", m["before"] or ""
         y = int(m["y"]) if m["y"] else year
         mo, d = (int(m["m"]) if m["m"] else None), (int(m["d"]) if m["d"] else None)
-        if (d and edge) or (mo and edge in ("全年", "上半年", "下半年")) or (not mo and edge in ("上旬", "中旬", "下旬")):
+        month_edge, year_edge = edge in ("上旬", "中旬", "下旬"), edge in ("全年", "上半年", "下半年")
+        if (d and edge) or (mo and year_edge) or (not mo and month_edge):
             return None
     if mo is not None and not 1 <= mo <= 12:
         return None
@@ -356,7 +361,8 @@ def _unit(raw: str) -> str | None:
     unit = UNIT_ALIASES.get(unit, unit)
     if len(unit) > 6 or _BAD_UNIT_RE.search(unit) or (unit[:1] in ("%", "‰") and len(unit) > 1):
         return None
-    return unit
+    again = _TAIL_RE.fullmatch(unit)  # written again after a number, it must read as itself
+    return unit if again and again["unit"] == unit else None
 
 
 def _shift(value: Decimal, power: int) -> Decimal:
