@@ -166,7 +166,8 @@ def _goals(ev: SelfEvaluation, p: Profile) -> list[Finding]:
         if best < threshold:
             continue
         target = values.parse(ind.target.text if ind.target.number is None else ind.target.number)
-        if target.kind != "quantity" or (said.unit and target.unit and said.unit != target.unit):
+        said = values.with_unit_of(said, target)
+        if target.kind != "quantity" or said.unit != target.unit:
             continue
         if said.value != target.value:
             out.append(_f("GOAL_MISMATCH", ind.target.cell,

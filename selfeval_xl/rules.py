@@ -123,7 +123,7 @@ def _judge(t, a, ind: Indicator, p: Profile) -> tuple[Decimal | None, Decimal | 
             met = a.position <= t.position
             return (Decimal(1) if met else Decimal(0)), None, f"排名目标“{t.display}”，实际“{a.display}”，{'达到' if met else '未达到'}目标", []
     if t.kind == "date" and a.kind == "date" and p.setting("date_met_when_not_later") and t.date and a.date:
-        met = _date_key(a.date) <= _date_key(t.date)
+        met = _date_key(a.date, t.date) <= _date_key(t.date, a.date)
         return (Decimal(1) if met else Decimal(0)), None, f"时限目标“{t.display}”，实际“{a.display}”，{'按时完成' if met else '未按时完成'}", []
     if t.kind == "empty":
         return Decimal(0), None, "未填写目标值，无法评价", ["MISSING_VALUE"]
@@ -143,10 +143,9 @@ def _quantity(t, a, curve: Curve, p: Profile):
         return f, c, basis, flags + ["ACTUAL_NOT_NUMERIC"]
     if a.kind != "quantity":
         return Decimal(0), None, f"目标为定量值“{t.display}”，实际完成值“{a.text.strip()}”无具体数值", ["ACTUAL_NOT_NUMERIC"]
-    a_unit = a.unit
-    if not a_unit and t.unit and p.setting("bare_actual_takes_target_unit"):
-        a_unit = t.unit
-    if a_unit != t.unit:
+    if p.setting("bare_actual_takes_target_unit"):
+        a = values.with_unit_of(a, t)  # ≤90万元 | 90 means 90万元
+    if a.unit != t.unit:
         return Decimal(str(p.setting("unit_mismatch_score"))), None, f"目标单位“{t.unit or '无'}”与实际单位“{a.unit or '无'}”不一致，无法计算完成率", ["UNIT_MISMATCH"]
     reverse = t.op in ("≤", "<")
     if a.op == t.op and a.op != "=" and a.value == t.value and p.setting("repeated_bound_meets"):
@@ -191,8 +190,12 @@ def _same_words(t, a) -> bool:
     return bool(key(t)) and key(t) == key(a)
 
 
-def _date_key(d: str) -> str:
-    return d.replace("--", "9999-")  # a bare month (--11-30) sorts after any full date of the same year
+def _date_key(d: str, other: str) -> str:
+    """Comparable form of values.Measure.date (2022-12-30, 2023-12, --11-30): when either side
+    has no year (11月底前), compare month and day only."""
+    if d.startswith("--") or other.startswith("--"):
+        return d[2:] if d.startswith("--") else d[5:]
+    return d
 
 
 def _qty(m) -> str:

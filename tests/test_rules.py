@@ -175,3 +175,15 @@ def test_outcome_curve_matches_rule_text(actual, weight):
 def test_any_text_scores_without_error(target, actual, weight, kind):
     s = score(ind(target, actual, weight, kind), P)
     assert 0 <= s.score <= weight and s.basis
+
+
+def test_bare_actual_takes_target_multiplier_too():
+    # ≤90万元 | 90 (TX1 项目总成本): 90 means 90万元, within the bound
+    assert score(ind("≤90万元", "90", 1), P).score == 1
+    assert score(ind("≥50个", "45", 1), P).score == D("0.50")  # 90 %
+
+
+def test_deadline_met_when_not_later():
+    assert score(ind("2022年12月30日", "2022年12月20日", 1), P).score == 1
+    assert score(ind("11月底前", "10月", 1), P).score == 1
+    assert score(ind("11月底前", "2022年12月", 1), P).score == 0
