@@ -78,6 +78,28 @@ def cmd_template(args) -> int:
     return EXIT_OK
 
 
+def cmd_mail(args) -> int:
+    """E-mail the outputs of a run: .eml drafts (default), SMTP (--send) or a dry run (mail.py)."""
+    from . import mail
+    from .errors import TemplateError
+
+    try:
+        smtp = None
+        if args.send and not args.dry_run:
+            security = "starttls" if args.starttls else ("ssl" if args.ssl else None)
+            smtp = mail.smtp_settings(host=args.smtp_host, port=args.smtp_port, security=security,
+                                      user=args.smtp_user, from_addr=args.from_addr, config=args.smtp_config)
+        result = mail.mail(Path(args.outbox), Path(args.recipients), attach=args.attach, send=args.send,
+                           dry_run=args.dry_run, smtp=smtp, from_addr=args.from_addr,
+                           templates=Path(args.mail_templates) if args.mail_templates else None,
+                           resend_changed=args.resend_changed)
+    except (mail.MailError, TemplateError) as err:
+        print(f"错误：{err}", file=sys.stderr)
+        return EXIT_USAGE
+    print(result.summary())
+    return result.exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="selfeval-xl", description="绩效自评表复核：按填表说明重新评分，生成复核工作簿和自评价报告")
     sub = p.add_subparsers(dest="command", required=True)
@@ -100,6 +122,24 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("template", help="生成空白自评表模板")
     c.add_argument("-o", "--output", default="自评表模板.xlsx")
     c.set_defaults(func=cmd_template)
+
+    c = sub.add_parser("mail", help="把复核结果发给主管部门：默认生成 .eml 草稿，--send 时经 SMTP 发送（不重复发送）")
+    c.add_argument("outbox", metavar="OUTBOX", help="run 命令的输出文件夹（含 run.json）")
+    c.add_argument("--recipients", required=True, metavar="CSV", help="收件人文件：匹配（主管部门或文件名通配）, 收件人, 抄送")
+    c.add_argument("--attach", default="report", metavar="KINDS", help="附件种类，逗号分隔：report,workbook,pdf（默认 report）")
+    c.add_argument("--send", action="store_true", help="经 SMTP 发送（默认只生成草稿到 OUTBOX/mail/）")
+    c.add_argument("--dry-run", action="store_true", help="只列出将发给谁、带哪些附件；不联网、不写文件")
+    c.add_argument("--resend-changed", action="store_true", help="附件与上次发送时不同的，重新发送")
+    c.add_argument("--smtp-host", default=None, metavar="H", help="SMTP 服务器")
+    c.add_argument("--smtp-port", type=int, default=None, metavar="P", help="端口（默认 25；--starttls 587；--ssl 465）")
+    tls = c.add_mutually_exclusive_group()
+    tls.add_argument("--starttls", action="store_true", help="连接后用 STARTTLS 加密")
+    tls.add_argument("--ssl", action="store_true", help="直接以 SSL/TLS 连接")
+    c.add_argument("--smtp-user", default=None, metavar="U", help="登录用户名；密码只从环境变量 SELFEVAL_SMTP_PASSWORD 或 --smtp-config 文件读取")
+    c.add_argument("--from", dest="from_addr", default=None, metavar="ADDR", help="发件人地址")
+    c.add_argument("--smtp-config", default=None, metavar="FILE", help="SMTP 配置文件（TOML 或 INI：host、port、user、password、from、security、cafile）")
+    c.add_argument("--mail-templates", default=None, metavar="DIR", help="邮件模板文件夹（subject.txt.j2、body.txt.j2）")
+    c.set_defaults(func=cmd_mail)
     return p
 
 
