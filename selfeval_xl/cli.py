@@ -78,6 +78,18 @@ def cmd_template(args) -> int:
     return EXIT_OK
 
 
+def cmd_run(args) -> int:
+    """Batch: review every workbook under INBOX into OUTBOX (see batch.py)."""
+    from . import batch
+
+    try:
+        inbox, outbox, options = batch.options_from_args(args)
+    except batch.UsageError as err:
+        print(f"错误：{err}", file=sys.stderr)
+        return EXIT_USAGE
+    return batch.run(inbox, outbox, options)
+
+
 def cmd_mail(args) -> int:
     """E-mail the outputs of a run: .eml drafts (default), SMTP (--send) or a dry run (mail.py)."""
     from . import mail
@@ -122,6 +134,24 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("template", help="生成空白自评表模板")
     c.add_argument("-o", "--output", default="自评表模板.xlsx")
     c.set_defaults(func=cmd_template)
+
+    c = sub.add_parser("run", help="批量复核一个文件夹中的自评表，生成复核工作簿、报告、汇总.xlsx 和 run.json")
+    c.add_argument("inbox", metavar="INBOX", help="输入文件夹（含子文件夹）")
+    c.add_argument("-o", "--output", required=True, metavar="OUTBOX", help="输出文件夹（子文件夹结构与输入相同）")
+    c.add_argument("-j", "--jobs", default=None, metavar="N", help="同时处理的文件数（默认：CPU 核数）")
+    c.add_argument("--profile", default="suzhou-2020", help="评分规则配置（名称或 .toml 路径）")
+    c.add_argument("--report-template", default=None, metavar="F", help="自评价报告模板（.docx）")
+    c.add_argument("--no-report", action="store_true", help="不生成自评价报告")
+    c.add_argument("--no-findings", action="store_true", help="报告中不附复核发现")
+    c.add_argument("--pdf", action="store_true", help="同时把报告转为 PDF（需要 LibreOffice）")
+    c.add_argument("--skip-unchanged", action="store_true", help="跳过内容和选项都与上次相同且输出仍在的文件")
+    c.add_argument("--watch", action="store_true", help="处理完后继续监视输入文件夹，按 Ctrl-C 结束")
+    c.add_argument("--poll-interval", default="1", metavar="S", help="监视模式：检查间隔秒数（默认 1）")
+    c.add_argument("--settle", default="2", metavar="N", help="监视模式：文件大小和修改时间连续 N 次不变才处理（默认 2）")
+    c.add_argument("-q", "--quiet", action="store_true", help="不显示进度，只输出一行结果")
+    c.add_argument("--timeout", default=None, metavar="S", help="每个文件的处理时限，秒（默认 120）")
+    c.add_argument("--max-memory", default=None, metavar="MB", help="每个处理进程的内存上限，MB（默认 2048，0 为不限；仅 Linux/macOS）")
+    c.set_defaults(func=cmd_run)
 
     c = sub.add_parser("mail", help="把复核结果发给主管部门：默认生成 .eml 草稿，--send 时经 SMTP 发送（不重复发送）")
     c.add_argument("outbox", metavar="OUTBOX", help="run 命令的输出文件夹（含 run.json）")

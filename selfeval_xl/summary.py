@@ -1,0 +1,176 @@
+"""The two batch outputs beside the per-file results: ``汇总.xlsx`` and ``run.json``.
+
+Both are built from the run.json file entries alone (plain dicts, see ``batch``), so a summary
+can be rewritten from a previous run.json without re-reading any workbook. Both are written
+atomically: a reader never sees half a file.
+
+Every string that came from a workbook is stored as text: openpyxl turns a value starting with
+``=`` into a formula, and Excel re-parses ``= + - @`` on edit, so such cells get the string
+type and Excel's quote prefix (the hidden apostrophe).
+"""
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from .fsutil import atomic_save_workbook, atomic_write_text
+
+SUMMARY_NAME = "汇总.xlsx"
+RUN_JSON_NAME = "run.json"
+
+STATUS_TEXT = {"ok": "成功", "failed": "失败", "skipped": "跳过"}
+SEVERITY_TEXT = {"error": "错误", "warning": "警告", "info": "提示"}
+SUMMARY_HEADER = ("文件", "项目名称", "主管部门", "年度", "自评总分", "自评分之和", "规则总分", "差异",
+                  "错误", "警告", "提示", "状态", "说明")
+FINDINGS_HEADER = ("文件", "单元格", "代码", "级别", "说明")
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+# ---- run.json -------------------------------------------------------------------------
+
+def write_run_json(target: Path, data: dict) -> Path:
+    return atomic_write_text(Path(target), json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def load_run_json(path: Path) -> dict | None:
+    """The previous run.json, or None when missing or unreadable (never an error)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
+        return None
+    return data
+
+
+# ---- 汇总.xlsx ------------------------------------------------------------------------
+
+def _clean(text: str) -> str:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return ILLEGAL_CHARACTERS_RE.sub("", text)[:32_767]
+
+
+def _put(ws, row: int, col: int, value):
+    """Write one cell; strings are always text (never a formula), numbers stay numbers."""
+    cell = ws.cell(row, col)
+    if value is None or value == "":
+        return cell
+    if isinstance(value, str):
+        value = _clean(value)
+        cell.value = value
+        cell.data_type = "s"
+        if value.startswith(_FORMULA_START):
+            cell.quotePrefix = True
+    else:
+        cell.value = value
+    return cell
+
+
+def _dec(x) -> Decimal | None:
+    if x is None or isinstance(x, bool):
+        return None
+    try:
+        return Decimal(str(x))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def difference(totals: dict | None):
+    """差异 = 自评总分 − 规则总分 (the stated total, or the sum of self-scores when the total is
+    blank). Positive: the self-evaluation scored itself higher than the rules give."""
+    if not totals:
+        return None
+    base = _dec(totals.get("stated"))
+    if base is None:
+        base = _dec(totals.get("self"))
+    computed = _dec(totals.get("computed"))
+    if base is None or computed is None:
+        return None
+    d = base - computed
+    return int(d) if d == d.to_integral_value() else float(d)
+
+
+def _note(entry: dict) -> str:
+    if entry.get("error"):
+        return entry["error"].get("message", "")
+    if entry.get("status") == "skipped":
+        return entry.get("reason", "")
+    if entry.get("unchanged"):
+        return "文件未变化，沿用上次结果"
+    return ""
+
+
+def _width(value) -> int:
+    text = "" if value is None else str(value)
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def write_summary(target: Path, entries: list[dict]) -> Path:
+    """``汇总.xlsx``: sheet 汇总 (one row per input) and sheet 复核发现 (every finding)."""
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "汇总"
+    fd = wb.create_sheet("复核发现")
+    bold = Font(bold=True)
+    head_fill = PatternFill("solid", fgColor="DDEBF7")
+    failed_fill = PatternFill("solid", fgColor="FCE4D6")
+    skipped_font = Font(color="808080")
+
+    def header(sheet, names):
+        for col, name in enumerate(names, 1):
+            c = _put(sheet, 1, col, name)
+            c.font = bold
+            c.fill = head_fill
+            c.alignment = Alignment(horizontal="center", vertical="center")
+        sheet.freeze_panes = "A2"
+
+    header(ws, SUMMARY_HEADER)
+    ws.cell(1, 8).comment = Comment("差异 = 自评总分 − 规则总分（自评总分为空时用自评分之和）；正数表示自评高于按规则计算的得分。", "selfeval-xl")
+    widths = [_width(h) for h in SUMMARY_HEADER]
+    row = 1
+    for e in entries:
+        row += 1
+        project = e.get("project") or {}
+        totals = e.get("totals") or {}
+        counts = e.get("findings") or {}
+        values = (
+            e.get("input", ""), project.get("name"), project.get("department"), project.get("year"),
+            totals.get("stated"), totals.get("self"), totals.get("computed"), difference(totals),
+            counts.get("error"), counts.get("warning"), counts.get("info"),
+            STATUS_TEXT.get(e.get("status"), e.get("status")), _note(e),
+        )
+        for col, v in enumerate(values, 1):
+            c = _put(ws, row, col, v)
+            widths[col - 1] = max(widths[col - 1], _width(v))
+            if e.get("status") == "failed":
+                c.fill = failed_fill
+            elif e.get("status") == "skipped":
+                c.font = skipped_font
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(SUMMARY_HEADER))}{max(row, 1)}"
+    for col, w in enumerate(widths, 1):
+        ws.column_dimensions[get_column_letter(col)].width = min(max(w + 2, 8), 60)
+
+    header(fd, FINDINGS_HEADER)
+    fwidths = [_width(h) for h in FINDINGS_HEADER]
+    frow = 1
+    for e in entries:
+        for f in e.get("finding_items") or ():
+            frow += 1
+            values = (e.get("input", ""), f.get("cell"), f.get("code"),
+                      SEVERITY_TEXT.get(f.get("severity"), f.get("severity")), f.get("message"))
+            for col, v in enumerate(values, 1):
+                _put(fd, frow, col, v)
+                fwidths[col - 1] = max(fwidths[col - 1], _width(v))
+    fd.auto_filter.ref = f"A1:{get_column_letter(len(FINDINGS_HEADER))}{max(frow, 1)}"
+    for col, w in enumerate(fwidths, 1):
+        fd.column_dimensions[get_column_letter(col)].width = min(max(w + 2, 8), 80)
+    for r in range(2, frow + 1):
+        fd.cell(r, 5).alignment = Alignment(wrap_text=True, vertical="top")
+    return atomic_save_workbook(wb, Path(target))
