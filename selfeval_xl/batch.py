@@ -68,6 +68,7 @@ DEFAULT_MAX_MEMORY_MB = 2048
 STARTUP_TIMEOUT = 120.0  # seconds a worker may take to import everything and load the template
 STAGING_PREFIX = ".selfeval-staging-"
 LOCK_PREFIX = "~$"
+NATIVE_SUFFIXES = {".xlsx", ".xlsm"}  # written back as they are; other formats are converted
 OWN_OUTPUT_MARK = ".复核."  # <stem>.复核.xlsx, written by writeback
 
 # run.json error codes besides errors.CODES (batch-only situations).
@@ -730,17 +731,13 @@ class Batch:
         claimed: dict[tuple[str, str], str] = {}
         from .fsutil import sha256
 
-        for src in files:
+        # .xlsx/.xlsm claim their output names first: next to a.xlsx, a.xls (→ a.复核.xlsx) yields
+        for src in sorted(files, key=lambda p: (p.suffix.lower() not in NATIVE_SUFFIXES, rel_of(p, self.inbox))):
             rel = rel_of(src, self.inbox)
             try:
                 sha = sha256(src)
             except OSError as exc:
                 done[rel] = _entry(rel, "failed", error=error_dict("NOT_A_WORKBOOK", f"无法读取文件（{exc.strerror or exc}）", rel))
-                progress.step(rel)
-                continue
-            same = self._unchanged(rel, sha)
-            if same is not None:
-                done[rel] = same
                 progress.step(rel)
                 continue
             names = self._names(src)
@@ -752,9 +749,16 @@ class Batch:
                 continue
             for n in names:
                 claimed[(parent, n.casefold())] = rel
-            tasks.append({"index": len(tasks), "source": str(src.resolve()), "rel": rel, "sha256": sha,
-                          "staging": str(staging_root / str(len(tasks))), "report": o.report,
+            same = self._unchanged(rel, sha)
+            if same is not None:
+                done[rel] = same
+                progress.step(rel)
+                continue
+            tasks.append({"source": str(src.resolve()), "rel": rel, "sha256": sha, "report": o.report,
                           "findings": o.findings, "max_memory_mb": o.max_memory_mb})
+        tasks.sort(key=lambda t: t["rel"])
+        for i, t in enumerate(tasks):
+            t["index"], t["staging"] = i, str(staging_root / str(i))
 
         held: list[tuple[dict, dict]] = []  # waiting for PDF conversion
 

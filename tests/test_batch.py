@@ -529,3 +529,36 @@ def test_watch_settles_before_processing(tmp_path):
     assert len(batches) == 2, out.getvalue()
     assert batches[0].endswith("处理 1 个文件：成功 0，失败 1，跳过 0")
     assert batches[1].endswith("处理 1 个文件：成功 1，失败 0，跳过 0")
+
+
+def test_output_name_conflict(tmp_path):
+    """a.xlsx and a.ods would both give a.复核.xlsx: the .xlsx keeps the name, the other fails."""
+    box = tmp_path / "in"
+    box.mkdir()
+    shutil.copy2(SAMPLE, box / "a.xlsx")
+    shutil.copy2(SAMPLE, box / "a.ods")  # never processed, so LibreOffice is not needed
+    assert cli.main(["run", str(box), "-o", str(tmp_path / "out"), "-j", "1", "-q", "--no-report"]) == 1
+    files = _by_input(_run_json(tmp_path / "out"))
+    assert files["a.xlsx"]["status"] == "ok" and files["a.xlsx"]["outputs"] == ["a.复核.xlsx"]
+    assert files["a.ods"]["error"]["code"] == "NAME_CONFLICT" and "a.xlsx" in files["a.ods"]["error"]["message"]
+
+
+@pytest.mark.office
+def test_pdf(tmp_path):
+    from conftest import soffice
+
+    soffice()
+    if not REPORT:
+        pytest.skip("report.py not available")
+    box = tmp_path / "in"
+    (box / "子").mkdir(parents=True)
+    shutil.copy2(SAMPLE, box / "子" / "a.xlsx")
+    (box / "b.xlsx").write_text("坏", encoding="utf-8")
+    outbox = tmp_path / "out"
+    assert cli.main(["run", str(box), "-o", str(outbox), "-q", "--pdf"]) == 1
+    e = _by_input(_run_json(outbox))["子/a.xlsx"]
+    assert e["status"] == "ok"
+    pdf = [o for o in e["outputs"] if o.endswith(".pdf")]
+    assert pdf == ["子/a.自评价报告.pdf"]
+    assert (outbox / pdf[0]).read_bytes().startswith(b"%PDF")
+    assert _files(outbox) == {"run.json", "汇总.xlsx", *e["outputs"]}
