@@ -150,6 +150,8 @@ def _goals(ev: SelfEvaluation, p: Profile) -> list[Finding]:
         return []
     threshold = p.setting("goal_name_similarity")
     inds = [i for i in ev.indicators if i.kind != "input"]
+    # One matcher per indicator name: difflib indexes the second sequence once, not once per phrase.
+    matchers = [(difflib.SequenceMatcher(None, "", i.name), i) for i in inds]
     out = []
     for phrase in re.split(r"[；;。\n]", section.text):
         phrase = phrase.strip().lstrip("0123456789.、（）() ")
@@ -159,11 +161,25 @@ def _goals(ev: SelfEvaluation, p: Profile) -> list[Finding]:
         name, said = m.group("name").strip("：: "), values.parse(m.group("value"))
         if said.kind != "quantity" or len(name) < 2:
             continue
-        ratios = [(difflib.SequenceMatcher(None, name, i.name).ratio(), i) for i in inds]
-        if not ratios:
+        if not matchers:
             break
-        best, ind = max(ratios, key=lambda x: x[0])
-        if best < threshold:
+        # The first indicator with the highest ratio (what max() over all ratios picks). ratio()
+        # is bounded by quick_ratio() and real_quick_ratio(), so a name that cannot reach the
+        # threshold or beat the best so far skips the full comparison: same result, ~6x faster
+        # (benchmarks/bench.py; this loop was most of review()'s time).
+        best, ind = -1.0, None
+        for sm, i in matchers:
+            sm.set_seq1(name)
+            bound = sm.real_quick_ratio()
+            if bound < threshold or bound <= best:
+                continue
+            bound = sm.quick_ratio()
+            if bound < threshold or bound <= best:
+                continue
+            r = sm.ratio()
+            if r > best:
+                best, ind = r, i
+        if ind is None or best < threshold:
             continue
         target = values.parse(ind.target.text if ind.target.number is None else ind.target.number)
         said = values.with_unit_of(said, target)
