@@ -56,6 +56,8 @@ def test_wheel_ships_templates_and_profiles(tmp_path):
     wheel = next(tmp_path.glob("selfeval_xl-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "selfeval_xl/templates/自评表模板.xlsx" in names
+    assert "selfeval_xl/templates/自评报告.docx" in names
+    assert {"selfeval_xl/templates/mail/subject.txt.j2", "selfeval_xl/templates/mail/body.txt.j2"} <= set(names)
     assert "selfeval_xl/profiles/suzhou-2020.toml" in names
     assert any(n.startswith("selfeval_xl-") and n.endswith("entry_points.txt") for n in names)
 
