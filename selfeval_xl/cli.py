@@ -87,7 +87,22 @@ def cmd_run(args) -> int:
     except batch.UsageError as err:
         print(f"错误：{err}", file=sys.stderr)
         return EXIT_USAGE
-    return batch.run(inbox, outbox, options)
+    if args.mail and not Path(args.mail).is_file():
+        print(f"错误：收件人文件不存在：{args.mail}", file=sys.stderr)
+        return EXIT_USAGE
+    rc = batch.run(inbox, outbox, options)
+    if args.mail and rc in (EXIT_OK, EXIT_FAILED):
+        from . import mail
+        from .errors import TemplateError
+
+        try:
+            result = mail.draft_for_run(outbox, Path(args.mail), attach=args.mail_attach)
+        except (mail.MailError, TemplateError) as err:
+            print(f"错误：{err}", file=sys.stderr)
+            return EXIT_USAGE
+        print(result.summary())
+        rc = max(rc, result.exit_code)
+    return rc
 
 
 def cmd_mail(args) -> int:
@@ -151,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-q", "--quiet", action="store_true", help="不显示进度，只输出一行结果")
     c.add_argument("--timeout", default=None, metavar="S", help="每个文件的处理时限，秒（默认 120）")
     c.add_argument("--max-memory", default=None, metavar="MB", help="每个处理进程的内存上限，MB（默认 2048，0 为不限；仅 Linux/macOS）")
+    c.add_argument("--mail", default=None, metavar="CSV", help="处理完后按收件人文件为每个项目生成邮件草稿（OUTBOX/mail/，不发送）")
+    c.add_argument("--mail-attach", default="report", metavar="KINDS", help="邮件附件种类：report,workbook,pdf（默认 report）")
     c.set_defaults(func=cmd_run)
 
     c = sub.add_parser("mail", help="把复核结果发给主管部门：默认生成 .eml 草稿，--send 时经 SMTP 发送（不重复发送）")

@@ -597,3 +597,21 @@ def test_drafts_over_a_real_run(capsys, tmp_path):
     assert sorted(p.get_filename() for p in msg.iter_attachments()) == [
         "苏州市打造先进制造业基地专项资金_2020.复核.xlsx", "苏州市打造先进制造业基地专项资金_2020.自评价报告.docx"]
     assert "2020年度" in msg["Subject"] and "苏州市打造先进制造业基地专项资金" in msg["Subject"]
+
+
+@pytest.mark.slow
+def test_run_with_mail_option_writes_drafts(capsys, tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy2(SAMPLE, inbox / SAMPLE.name)
+    rec = tmp_path / "r.csv"
+    rec.write_text("匹配,收件人\n苏州市工业和信息化局,gxj@example.com\n", encoding="utf-8-sig")
+    out = tmp_path / "out"
+    rc, o, e = run_cli(capsys, "run", inbox, "-o", out, "-q", "--no-report", "--mail", rec, "--mail-attach", "workbook")
+    assert rc == 0, o + e
+    (eml,) = (out / "mail").glob("*.eml")
+    msg = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert msg["To"] == "gxj@example.com"
+    assert [p.get_filename() for p in msg.iter_attachments()] == ["苏州市打造先进制造业基地专项资金_2020.复核.xlsx"]
+    rc, o, e = run_cli(capsys, "run", inbox, "-o", tmp_path / "out2", "-q", "--mail", tmp_path / "missing.csv")
+    assert rc == 2 and "收件人文件不存在" in e
