@@ -27,16 +27,9 @@ from docx.shared import Mm
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "templates" / "自评报告.docx"
 
-# Default fonts, by role; report.DEFAULT_FONTS mirrors this table.
-FONTS = {
-    "body": "仿宋_GB2312",
-    "title": "方正小标宋简体",
-    "heading1": "黑体",
-    "heading2": "楷体_GB2312",
-    "table": "宋体",
-    "page_number": "宋体",
-    "latin": "Times New Roman",
-}
+sys.path.insert(0, str(ROOT))
+from selfeval_xl.report import DEFAULT_FONTS as FONTS  # noqa: E402  (one table of default fonts, by role)
+
 LINE_PITCH_PT = 28.95  # 22 lines on the 225 mm type area
 TEXT_WIDTH_MM = 210 - 28 - 26  # 156 mm
 
