@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+
 # Stable keys of the two money blocks, with the label printed on the form.
 BUDGET_FIELDS: dict[str, str] = {
     "initial": "年初预算数",
@@ -33,8 +34,11 @@ NARRATIVE_HEADINGS: tuple[str, ...] = (
     "项目管理存在的问题及原因",
     "进一步加强项目管理的建议",
 )
+
+
 # The four indicator classes in form order; the key is what rule profiles refer to.
 CATEGORY_KINDS: dict[str, str] = {"投入": "input", "产出": "output", "结果": "outcome", "影响力": "impact"}
+
 
 @dataclass(frozen=True)
 class Value:
@@ -48,11 +52,13 @@ class Value:
     def blank(self) -> bool:
         return self.text == "" and self.number is None
 
+
 @dataclass(frozen=True)
 class SubItem:
     name: str
     amount: Value
     cell: str
+
 
 @dataclass(frozen=True)
 class Indicator:
@@ -69,6 +75,7 @@ class Indicator:
         """input/output/outcome/impact, from the class name."""
         return category_kind(self.category)
 
+
 @dataclass(frozen=True)
 class Category:
     name: str  # "投入目标"
@@ -81,11 +88,13 @@ class Category:
     def kind(self) -> str:
         return category_kind(self.name)
 
+
 @dataclass(frozen=True)
 class Narrative:
     heading: str
     text: str
     cell: str
+
 
 @dataclass(frozen=True)
 class SelfEvaluation:
@@ -113,12 +122,14 @@ class SelfEvaluation:
     def indicators(self) -> tuple[Indicator, ...]:
         return tuple(i for c in self.categories for i in c.indicators)
 
+
 @dataclass(frozen=True)
 class Finding:
     code: str
     severity: str  # "error" | "warning" | "info"
     cell: str  # "自评表!G14", or "" for the file as a whole
     message: str
+
 
 @dataclass(frozen=True)
 class Scored:
@@ -132,6 +143,7 @@ class Scored:
     actual: Any  # values.Measure
     flags: tuple[str, ...] = ()  # finding codes raised while scoring (VALUE_UNPARSED, UNIT_MISMATCH, ...)
 
+
 @dataclass(frozen=True)
 class CategoryTotal:
     name: str
@@ -139,6 +151,7 @@ class CategoryTotal:
     weight_sum: Decimal
     self: Decimal
     computed: Decimal
+
 
 @dataclass(frozen=True)
 class Review:
@@ -161,6 +174,7 @@ class Review:
         for f in self.findings:
             counts[f.severity] = counts.get(f.severity, 0) + 1
         return counts
+
 
 def category_kind(name: str) -> str:
     for word, kind in CATEGORY_KINDS.items():
