@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -69,7 +69,10 @@ class Profile:
         )
 
     def round(self, x: Decimal) -> Decimal:
-        return x.quantize(Decimal(1).scaleb(-self.decimals), rounding=self.data["rounding"]["mode"])
+        try:
+            return x.quantize(Decimal(1).scaleb(-self.decimals), rounding=self.data["rounding"]["mode"])
+        except InvalidOperation:  # more digits than the context holds (a weight of 1e308 typed in):
+            return x  # nothing to round at that size; quantize would raise instead of returning
 
 
 def profile_names() -> list[str]:

@@ -56,7 +56,21 @@ def norm(text: str) -> str:
 
 
 def to_number(value: object) -> Decimal | None:
-    """A number typed as a number or as text (thousands separators, full-width, spaces)."""
+    """A number typed as a number or as text (thousands separators, full-width, spaces).
+
+    Magnitudes of 1e15 and more are not numbers here (Excel keeps 15 significant digits, and no
+    amount, weight or score on the form comes near): 1e308 or a 400-digit string stays text,
+    so the checks point at the cell instead of every later Decimal.quantize overflowing
+    (InvalidOperation) and float() turning it into Infinity in the JSON.
+    """
+    number = _to_number(value)
+    return number if number is None or abs(number) < _TOO_BIG else None
+
+
+_TOO_BIG = Decimal("1e15")
+
+
+def _to_number(value: object) -> Decimal | None:
     if isinstance(value, bool) or value is None or value == "":
         return None
     if isinstance(value, (int, float)):
