@@ -1,6 +1,7 @@
 """Packaging: the committed blank form is what the code generates, and a wheel ships templates."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -60,6 +61,18 @@ def test_wheel_ships_templates_and_profiles(tmp_path):
     assert {"selfeval_xl/templates/mail/subject.txt.j2", "selfeval_xl/templates/mail/body.txt.j2"} <= set(names)
     assert "selfeval_xl/profiles/suzhou-2020.toml" in names
     assert any(n.startswith("selfeval_xl-") and n.endswith("entry_points.txt") for n in names)
+    # Installed (not from the source tree), the package finds its templates and profiles.
+    target = tmp_path / "site"
+    out = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+                         capture_output=True, timeout=600)
+    assert out.returncode == 0, out.stderr.decode("utf-8", "replace")[-2000:]
+    probe = ("import selfeval_xl, sys; from selfeval_xl.resources import template_file; from selfeval_xl.rules import profile_names;"
+             "assert selfeval_xl.__file__.startswith(sys.argv[1]), selfeval_xl.__file__;"
+             "assert template_file('自评报告.docx').is_file() and template_file('自评表模板.xlsx').is_file();"
+             "assert (template_file('mail') / 'subject.txt.j2').is_file(); assert 'suzhou-2020' in profile_names()")
+    out = subprocess.run([sys.executable, "-c", probe, str(target)], capture_output=True, timeout=120, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": str(target)})
+    assert out.returncode == 0, out.stderr.decode("utf-8", "replace")[-2000:]
 
 
 def test_package_finds_its_resources():
