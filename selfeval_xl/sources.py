@@ -119,12 +119,36 @@ def cell_text(v: object) -> str:
     return str(v).strip()
 
 
+# Files that passed ``sniff``, by identity and version. A batch worker checks each file twice
+# (reader.read, then writeback before openpyxl parses it) and the check parses every sheet with
+# lxml - for the sample about as long as calamine's whole read (benchmarks/bench.py, issue 9).
+# Any rewrite changes size/mtime/ctime/inode and is checked again; refusals are never remembered.
+_PASSED: dict[tuple, str] = {}
+
+
 def sniff(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
     """Decide what the file is from its bytes: 'zip' (xlsx/xlsm/ods) or 'ole' (xls/et).
 
     Raises ReadError for anything we will not parse: not a workbook, encrypted, too large,
     truncated, or carrying XML entity declarations.
     """
+    path = Path(path)
+    try:
+        st = path.stat()
+        key = (str(path.absolute()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, limits)
+    except (OSError, ValueError):
+        key = None  # _sniff says why
+    kind = _PASSED.get(key) if key is not None else None
+    if kind is None:
+        kind = _sniff(path, limits)
+        if key is not None:
+            if len(_PASSED) >= 256:
+                _PASSED.clear()
+            _PASSED[key] = kind
+    return kind
+
+
+def _sniff(path: Path, limits: Limits) -> str:
     name = str(path)
     try:
         size = path.stat().st_size
