@@ -257,6 +257,8 @@ def _check_biff(path: Path, limits: Limits) -> None:
 _ENTITY = re.compile(b"|".join(re.escape(w.encode(enc)) for w in ("<!DOCTYPE", "<!ENTITY")
                                for enc in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")), re.I)
 _CHUNK = 1 << 18
+_SST = re.compile(rb"<(?:[\w.-]+:)?sst\b((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>")
+_UNIQUE = re.compile(rb"\buniqueCount\s*=\s*[\"']\s*(\d+)")
 _FAST_CELL = re.compile(rb"<(?:[\w.-]+:)?c\s[^>]*?\br\s*=\s*[\"']\s*([A-Za-z]{1,8})\s*(\d{1,18})\s*[\"'][^>]*(?<!/)>")
 
 
@@ -320,6 +322,10 @@ def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, is_sheet: bool, limit
         head = chunk.lstrip(b"\xef\xbb\xbf\xff\xfe\x00 \t\r\n")
         if not (is_sheet or info.filename.endswith((".xml", ".rels")) or head.startswith(b"<")):
             return  # images and other binary members: nobody parses them as XML
+        sst = _SST.search(chunk)  # calamine reserves uniqueCount strings up front: 2**31 of them aborted it
+        unique = _UNIQUE.search(sst.group(1)) if sst else None
+        if unique and int(unique.group(1)[:19]) > info.file_size // 4 + 1024:
+            raise ReadError("TOO_LARGE", f"共享字符串表声明有 {unique.group(1)[:20].decode()} 个字符串，但只有 {info.file_size} 字节，文件已损坏或被篡改", file)
         while chunk:
             if _ENTITY.search(tail + chunk):
                 raise ReadError("UNSAFE_CONTENT", f"{info.filename} 含有 XML 实体声明（DOCTYPE/ENTITY），为安全起见拒绝处理", file)
@@ -497,7 +503,10 @@ def load_grids(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[Grid]:
     name = str(path)
     kind = sniff(path, limits)
     try:
-        wb = pc.CalamineWorkbook.from_path(str(path))
+        # by content, not by suffix (from_path picks the format from the extension): an .xlsx
+        # saved or renamed as .xls/.ods was CORRUPT ("Invalid OLE signature") before
+        with path.open("rb") as fh:
+            wb = pc.CalamineWorkbook.from_filelike(fh)
     except BaseException as exc:  # calamine raises its own types and plain ones for bad files
         if not _calamine_failed(exc):
             raise

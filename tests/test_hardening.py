@@ -171,6 +171,24 @@ def test_far_cell_is_refused_not_a_dead_process(tmp_path, variant):
     assert out["seconds"] < FAST
 
 
+@pytest.mark.parametrize("unique", ["2147483647", "4000000000"])
+def test_forged_shared_string_count(tmp_path, unique):
+    """calamine reserves uniqueCount strings up front: 2**31 of them aborted it (51 GB asked for)."""
+    pkg = mu.Package(SAMPLE.read_bytes())
+    mu.to_shared_strings(pkg)
+    x = pkg.get("xl/sharedStrings.xml")
+    pkg.set("xl/sharedStrings.xml", x.replace(b'uniqueCount="', b'uniqueCount="' + unique.encode() + b'" x="', 1))
+    out = _read_isolated(_write(tmp_path, "sst.xlsx", pkg.to_bytes()))
+    assert out["code"] == "TOO_LARGE", out
+
+
+def test_shared_strings_workbook_reads_like_the_sample(tmp_path):
+    pkg = mu.Package(SAMPLE.read_bytes())
+    mu.to_shared_strings(pkg)
+    ev = read(_write(tmp_path, "shared.xlsx", pkg.to_bytes()))
+    assert len(ev.indicators) == 92 and str(ev.stated_total.number) == "77.38"
+
+
 def test_empty_far_cells_and_styled_rows_are_not_content(tmp_path):
     """calamine ignores empty cells: a styled row or cell at the bottom is legitimate."""
     extra = b'<row r="1048576" ht="20" customHeight="1"><c r="XFD1048576" s="1"/></row>'
@@ -285,9 +303,17 @@ def test_rust_panic_inside_calamine_is_a_read_error(tmp_path, monkeypatch):
         raise calamine_panic("index out of bounds")
 
     monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_path", boom)
+    monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_filelike", boom)
     monkeypatch.setattr(sources, "sniff", lambda path, limits=None: "zip")
     err, _ = _fails(_write(tmp_path, "p.xlsx", SAMPLE.read_bytes()))
     assert err.code == "CORRUPT"
+
+
+@pytest.mark.parametrize("base,suffix", [("xlsx", ".xls"), ("xlsx", ".ods"), ("xls", ".xlsx"), ("ods", ".xlsx"), ("xls", ".et")])
+def test_content_not_suffix_decides_the_format(tmp_path, base, suffix):
+    """An .xlsx saved or renamed as .xls was CORRUPT: calamine's from_path goes by the suffix."""
+    src = {"xlsx": SAMPLE, "xls": mu.BASE_XLS, "ods": mu.BASE_ODS}[base]
+    assert len(read(_write(tmp_path, f"改名{suffix}", src.read_bytes())).indicators) == 92
 
 
 def test_timeout_is_the_batch_default():

@@ -491,7 +491,54 @@ def cell_mutant(rng: random.Random, m: Mutant) -> None:
     if raw_control:
         xml = xml.replace(b"@@CONTROL@@", CONTROL.encode() + "预算".encode())
     pkg.set(SHEET1, xml)
+    _maybe_shared(rng, pkg, m)
     m.data = pkg.to_bytes()
+
+
+def _maybe_shared(rng: random.Random, pkg: Package, m: Mutant) -> None:
+    """Excel writes shared strings, not the sample's inline strings: convert a third of the mutants."""
+    if rng.random() < 0.33:
+        try:
+            to_shared_strings(pkg)
+        except (etree.XMLSyntaxError, KeyError):
+            return  # the mutation broke the XML on purpose: keep it as it is
+        m.ops.append("strings moved to sharedStrings.xml")
+
+
+def to_shared_strings(pkg: Package, extra: str = "") -> None:
+    """Move every inline string of the worksheets into xl/sharedStrings.xml, as Excel does."""
+    table: dict[str, int] = {}
+    count = 0
+    for part in [n for n in pkg.names() if n.startswith("xl/worksheets/") and n.endswith(".xml")]:
+        sh = Sheet(pkg.get(part))
+        for c in sh.cells():
+            if c.get("t") == "inlineStr":
+                text = sh.text(c)
+                idx = table.setdefault(text, len(table))
+                sh.clear(c)
+                c.set("t", "s")
+                etree.SubElement(c, q("v")).text = str(idx)
+                count += 1
+        pkg.set(part, sh.to_bytes())
+    sst = etree.Element(q("sst"), nsmap={None: NS}, count=str(count), uniqueCount=str(len(table)))
+    for text in table:
+        si = etree.SubElement(sst, q("si"))
+        t = etree.SubElement(si, q("t"))
+        t.text = text
+        t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+    xml = etree.tostring(sst, xml_declaration=True, encoding="UTF-8", standalone=True)
+    if extra:
+        xml = xml.replace(b"</sst>", extra.encode() + b"</sst>")
+    pkg.set("xl/sharedStrings.xml", xml)
+    rels = pkg.get("xl/_rels/workbook.xml.rels").decode()
+    if "sharedStrings" not in rels:
+        pkg.set("xl/_rels/workbook.xml.rels", rels.replace("</Relationships>", (
+            '<Relationship Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" '
+            'Target="sharedStrings.xml" Id="rId99"/></Relationships>')).encode())
+        ct = pkg.get("[Content_Types].xml").decode()
+        pkg.set("[Content_Types].xml", ct.replace("</Types>", (
+            '<Override PartName="/xl/sharedStrings.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>')).encode())
 
 
 # ---------------------------------------------------------------------------- structure family
@@ -510,6 +557,7 @@ def structure_mutant(rng: random.Random, m: Mutant) -> None:
         op = ops[(m.index // 20 + len(m.ops)) % len(ops)] if not m.ops else rng.choice(ops)
         m.ops.append(_structure_op(rng, pkg, sh, op))
     pkg.set(SHEET1, sh.to_bytes())
+    _maybe_shared(rng, pkg, m)
     m.data = pkg.to_bytes()
 
 
@@ -668,10 +716,12 @@ def _structure_op(rng: random.Random, pkg: Package, sh: Sheet, op: str) -> str:
         return f"form sheet {state}"
     if op == "sheet_names":
         wb = pkg.get("xl/workbook.xml").decode()
-        v = rng.choice(["../../evil", "CON", "a" * 31, "自评表", "", "'quoted'", "&lt;x&gt;", "项目基本情况"])
-        wb = wb.replace('name="项目基本情况"', f'name="{v}"')
+        v = rng.choice(["../../evil", "CON", "a" * 31, "自评表", "", "'quoted'", "&lt;x&gt;", "项目基本情况", "x!y", "自评表!G14",
+                        "A1", "=1+1", "复核结果", "   ", "\u202e表"])
+        which = rng.choice(["项目基本情况", "自评表"])
+        wb = wb.replace(f'name="{which}"', f'name="{v}"')
         pkg.set("xl/workbook.xml", wb.encode())
-        return f"narrative sheet named {v!r}"
+        return f"sheet {which} renamed {v!r}"
     raise AssertionError(op)
 
 
@@ -794,7 +844,7 @@ def _with_prolog(xml: bytes, prolog: bytes) -> bytes:
 
 FILE_OPS = ["truncate", "flip", "remove_entry", "forge_small", "huge_rows", "bomb_ratio", "xxe", "far_cell",
             "flip_cd", "duplicate_entry", "garbage", "methods", "xxe_padded", "forge_both", "not_zip",
-            "xxe_other_part", "far_cell", "encrypted_flag", "bomb_sum", "xxe_utf16"]
+            "xxe_other_part", "far_cell", "encrypted_flag", "bomb_sum", "xxe_utf16", "shared_strings"]
 
 
 def file_mutant(rng: random.Random, m: Mutant) -> None:
@@ -923,6 +973,32 @@ def file_mutant(rng: random.Random, m: Mutant) -> None:
             p += 46 + n + e + c
         m.data = bytes(data)
         m.ops.append("encryption flag set on zip entries")
+    elif op == "shared_strings":
+        variant = rng.choice(["unique_huge", "unique_huge", "index_out_of_range", "rich_runs", "phonetic", "count_mismatch", "xxe"])
+        if variant == "rich_runs":
+            to_shared_strings(pkg, '<si><r><rPr><b/></rPr><t>富</t></r><r><t xml:space="preserve"> 文本</t></r></si>')
+        elif variant == "phonetic":
+            to_shared_strings(pkg, '<si><t>项目</t><rPh sb="0" eb="2"><t>xiangmu</t></rPh><phoneticPr fontId="1"/></si>')
+        else:
+            to_shared_strings(pkg)
+        x = pkg.get("xl/sharedStrings.xml")
+        if variant == "unique_huge":
+            v = rng.choice([b"2147483647", b"4000000000", b"99999999999", b"1000000000"])
+            x = re.sub(rb'uniqueCount="\d+"', b'uniqueCount="' + v + b'"', x)
+            m.expect, m.fast = "TOO_LARGE", True
+        elif variant == "count_mismatch":
+            x = re.sub(rb' count="\d+"', b' count="4000000000"', x)
+        elif variant == "xxe":
+            x = _with_prolog(x, b"<!--" + b"z" * 3000 + b"-->" + XXE_DTD)
+            m.expect = "UNSAFE_CONTENT"
+        elif variant == "index_out_of_range":
+            sh = Sheet(pkg.get(SHEET1))
+            c = rng.choice([c for c in sh.cells() if c.get("t") == "s"])
+            c.find(q("v")).text = rng.choice(["99999", "-1", "4294967296", "1.5", ""])
+            pkg.set(SHEET1, sh.to_bytes())
+        pkg.set("xl/sharedStrings.xml", x)
+        m.data = pkg.to_bytes()
+        m.ops.append(f"shared strings: {variant}")
     elif op == "not_zip":
         kind = rng.choice(["empty", "one", "random", "png", "ole_garbage", "html", "docx"])
         m.data = {

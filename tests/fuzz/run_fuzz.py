@@ -36,6 +36,7 @@ import traceback
 import zipfile
 from collections import Counter, defaultdict
 from pathlib import Path, PurePath
+from zlib import error as zlib_error
 
 if __package__ in (None, ""):  # run as a script: make ``tests.fuzz`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -59,6 +60,16 @@ def _limit_memory(mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (mb * 2**20, resource.RLIM_INFINITY))
     except (ImportError, ValueError, OSError):
         pass
+
+
+def _formulas(path: Path) -> int:
+    """Formula cells in an xlsx (0 for anything else)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return sum(len(re.findall(rb"<(?:\w+:)?f[ >/]", zf.read(n))) for n in zf.namelist()
+                       if n.startswith("xl/worksheets/") and n.endswith(".xml"))
+    except (zipfile.BadZipFile, OSError, ValueError, zlib_error):
+        return 0
 
 
 def pipeline(path: Path, out: Path) -> dict:
@@ -97,6 +108,9 @@ def pipeline(path: Path, out: Path) -> dict:
         if write_reviewed:
             lap("writeback")
             outputs.append(Path(write_reviewed(r, path, out / reviewed_name(path))).name)
+            added = _formulas(out / outputs[-1]) - _formulas(path)
+            if added > 0:  # a string like "=5家" written as a formula: the output is broken in Excel
+                raise AssertionError(f"write-back added {added} formula(s) that were not in the source")
         try:
             from selfeval_xl.report import render_report, report_name
         except ImportError:
