@@ -1,7 +1,7 @@
 """Benchmark the selfeval-xl batch: pipeline stages against their floors, -j scaling, memory, start-up.
 
     python benchmarks/bench.py                 # default: N=200, 3 repeats (about 5 minutes on 2 cores)
-    python benchmarks/bench.py --quick         # N=40, 2 repeats (about 1 minute)
+    python benchmarks/bench.py --quick         # N=40, 2 repeats (about 1.5 minutes; the -j 1 pass alone is ~30 s)
     python benchmarks/bench.py --profile       # also write pyinstrument profiles of the pipeline
 
 One command generates the inputs (N workbooks shaped like the sample, varied a little, and one
@@ -139,9 +139,14 @@ def _write_one(args: tuple[str, dict]) -> str:
 
 
 def _fingerprint() -> str:
+    """What the generated inputs depend on: the form, the seed and the generator functions."""
+    import inspect
+
     h = hashlib.sha256(GENERATOR_VERSION.encode())
-    for p in (ROOT / "selfeval_xl" / "form.py", ROOT / "tests" / "data" / "seed_suzhou_2020.txt", Path(__file__)):
+    for p in (ROOT / "selfeval_xl" / "form.py", ROOT / "tests" / "data" / "seed_suzhou_2020.txt", ROOT / "samples" / "build_sample.py"):
         h.update(p.read_bytes())
+    for fn in (_wiggle, varied_content, large_content):
+        h.update(inspect.getsource(fn).encode())
     return h.hexdigest()[:16]
 
 
@@ -539,6 +544,7 @@ def _run_json_stats(outbox: Path) -> dict:
     out = {"ok": ok, "files": len(files)}
     if secs:
         out["file_seconds_median"] = statistics.median(secs)
+        out["file_seconds_sum"] = sum(secs)
     if rss:
         out["file_rss_max"] = max(rss)
     return out
@@ -563,6 +569,28 @@ def has_run_command() -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return res.returncode == 0
+
+
+_SPIN = "n = 0\nfor i in range(8_000_000):\n    n += i & 7\n"
+
+
+def machine_ceiling() -> float:
+    """What two processes can get from this machine right now: a fixed CPU-bound loop run
+    alone, twice at once, alone again; 2 x mean t(alone) / t(two at once). 2.0 on an idle
+    2-core machine; the bracketing keeps a burst of other load from skewing one side.
+
+    With ``sched_autogroup_enabled`` (Linux default) the CPU is shared per session: while
+    another session runs CPU-bound work, our session gets the same share with 1 or 2 processes,
+    and the ceiling drops towards 1.0 - -j 2 cannot beat it, whatever the batch does."""
+    def spin(k: int) -> float:
+        t = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, "-c", _SPIN]) for _ in range(k)]
+        for pr in procs:
+            pr.wait()
+        return time.perf_counter() - t
+
+    one_a, two, one_b = spin(1), spin(2), spin(1)
+    return (one_a + one_b) / two
 
 
 def subset_inbox(files: list[Path], n: int, where: Path) -> Path:
@@ -619,7 +647,17 @@ def measure_startup(repeat: int) -> dict:
         worker.append("selfeval_xl.batch")
     worker_code = "\n".join(f"import {m}" for m in worker)
     cli_code = "import selfeval_xl.cli"
+    init_code = None
+    if have("selfeval_xl.batch"):
+        from selfeval_xl import batch
+
+        if callable(getattr(batch, "_worker_init", None)):
+            # what a batch worker does before its first file: imports, profile, report template
+            init_code = ("from selfeval_xl.batch import _worker_init\n"
+                         "_worker_init({'profile': 'suzhou-2020', 'template': None, 'report': True, 'max_memory_mb': 0})")
     return {
+        "init": time_python(init_code, repeat) if init_code else None,
+        "init_loaded": loaded_heavy(init_code) if init_code else [],
         "python": time_python("pass", repeat),
         "cli": time_python(cli_code, repeat),
         "worker": time_python(worker_code, repeat),
@@ -691,22 +729,37 @@ def build_report(args, ip: dict | None, batch: dict | None, start: dict | None, 
         targets.append("3. worker memory: n/a — batch runs failed (see notes)")
     elif batch:
         j1, j2 = batch["j1"], batch["j2"]
-        label = " ".join(batch.get("extra") or [])
+        label = "".join(" " + x for x in batch.get("extra") or [])
         n = batch["n"]
         t1, t2 = [r["wall"] for r in j1], [r["wall"] for r in j2]
-        rows.append((f"run -j 1 {label}, N={n} (workbooks/s)", f"{n / med(t1):.2f}", spread([n / t for t in t1], 1, "{:.2f}"), "wall s", f"{med(t1):.1f}"))
-        rows.append((f"run -j 2 {label}, N={n} (workbooks/s)", f"{n / med(t2):.2f}", spread([n / t for t in t2], 1, "{:.2f}"), "wall s", f"{med(t2):.1f}"))
+        rows.append((f"run -j 1{label}, N={n} (workbooks/s)", f"{n / med(t1):.2f}", spread([n / t for t in t1], 1, "{:.2f}"), "wall s", f"{med(t1):.1f}"))
+        rows.append((f"run -j 2{label}, N={n} (workbooks/s)", f"{n / med(t2):.2f}", spread([n / t for t in t2], 1, "{:.2f}"), "wall s", f"{med(t2):.1f}"))
         for key, runs_ in (("-j 1", j1), ("-j 2", j2)):
             fs = [r["file_seconds_median"] for r in runs_ if "file_seconds_median" in r]
             if fs:
                 rows.append((f"run {key}: per-file time inside the worker (ms, run.json)", f"{med(fs) * 1000:.0f}",
                              spread(fs, 1000), "", ""))
         for key, runs_ in (("-j 1", j1), ("-j 2", j2)):
+            serial = [r["wall"] - r["file_seconds_sum"] / r["jobs"] for r in runs_ if "file_seconds_sum" in r]
+            if serial:
+                rows.append((f"run {key}: outside the files (s) = wall − Σ per-file time ÷ jobs", f"{med(serial):.1f}", spread(serial, 1, "{:.1f}"),
+                             "share of wall", f"{med(serial) / med([r['wall'] for r in runs_]):.0%}"))
+        for key, runs_ in (("-j 1", j1), ("-j 2", j2)):
             rows.append((f"run {key}: CPU cores used by the run / by other processes meanwhile", "", "", "",
                          f"{med([r['cores_ours'] for r in runs_]):.2f} / {med([r['cores_others'] for r in runs_]):.2f}"))
+        cpu1 = [r["cores_ours"] * r["wall"] / n for r in j1]
+        cpu2 = [r["cores_ours"] * r["wall"] / n for r in j2]
+        rows.append(("run: CPU seconds per workbook, -j 1 / -j 2 (equal = no parallel overhead)", "", "", "",
+                     f"{med(cpu1):.2f} / {med(cpu2):.2f}"))
         sp = [a / b for a, b in zip(t1, t2)]
         rows.append(("ratio: speed-up -j 2 ÷ -j 1", "", spread(sp, 1, "{:.2f}"), "-j 1", f"{med(sp):.2f}"))
-        targets.append(f"2. -j 2 ≥ {TARGET_SPEEDUP} × -j 1: {verdict(med(sp) >= TARGET_SPEEDUP)} — ratio {med(sp):.2f}")
+        if batch.get("ceiling"):
+            cl = batch["ceiling"]
+            rows.append(("calibration: 2 CPU-bound processes ÷ 1, snapshots before and after the -j pair (machine ceiling)", "",
+                         spread(cl, 1, "{:.2f}"), "ideal 2.00", f"{med(cl):.2f}"))
+        ceiling = (f" (cores the runs got: -j 1 {med([r['cores_ours'] for r in j1]):.2f}, -j 2 {med([r['cores_ours'] for r in j2]):.2f}"
+                   + (f"; machine-ceiling snapshots {', '.join(f'{c:.2f}' for c in batch['ceiling'])}" if batch.get("ceiling") else "") + ")")
+        targets.append(f"2. -j 2 ≥ {TARGET_SPEEDUP} × -j 1: {verdict(med(sp) >= TARGET_SPEEDUP)} — ratio {med(sp):.2f}{ceiling}")
         for key, label in (("j1_noreport", "-j 1 --no-report"), ("j2_noreport", "-j 2 --no-report")):
             if batch.get(key):
                 tt = [r["wall"] for r in batch[key]]
@@ -740,6 +793,9 @@ def build_report(args, ip: dict | None, batch: dict | None, start: dict | None, 
                      f"+{(start['cli'] - start['python']) * 1000:.0f} ms"))
         rows.append(("start-up: import worker modules (ms)", f"{start['worker'] * 1000:.0f}", "", "over bare python",
                      f"+{(start['worker'] - start['python']) * 1000:.0f} ms"))
+        if start.get("init"):
+            rows.append(("start-up: batch worker init (imports, profile, template) (ms)", f"{start['init'] * 1000:.0f}", "",
+                         "over bare python", f"+{(start['init'] - start['python']) * 1000:.0f} ms"))
     lines = [
         "| measure | median | spread (min–max) | vs | ratio / value |",
         "|---|---:|---:|---|---:|",
@@ -753,7 +809,7 @@ def render_markdown(args, table: str, targets: list[str], meta: dict, ip, batch,
         f"## Benchmark results — {meta['date']}",
         "",
         f"Machine: {meta['machine']}; nproc {meta['nproc']}; Python {meta['python']}; "
-        f"load average {meta['load_before']} before, {meta['load_after']} after.",
+        f"load average {meta['load_before']} before, {meta['load_after']} after; sched_autogroup {meta['autogroup']}.",
         f"Command: `{meta['command']}` — N={args.n}, repeats={args.repeat} (batch repeats={args.batch_repeat}), "
         f"in-process sample files={ip['files'] if ip else 0}; total {meta['elapsed']:.0f} s.",
         "",
@@ -768,7 +824,8 @@ def render_markdown(args, table: str, targets: list[str], meta: dict, ip, batch,
     ]
     if start:
         out += ["", f"Modules loaded by `import selfeval_xl.cli`: {', '.join(start['cli_loaded']) or 'none of the heavy ones'}; "
-                f"by the worker modules ({', '.join(start['worker_modules'])}): {', '.join(start['worker_loaded']) or 'none'}.",
+                f"by the worker modules ({', '.join(start['worker_modules'])}): {', '.join(start['worker_loaded']) or 'none'}; "
+                f"by a batch worker's init: {', '.join(start.get('init_loaded') or []) or 'n/a'}.",
                 "", "Heaviest imports of the worker modules (`python -X importtime`, cumulative ms): "
                 + ", ".join(f"{n} {ms:.0f}" for n, ms in start["offenders"]) + "."]
     if batch:
@@ -787,11 +844,11 @@ def render_markdown(args, table: str, targets: list[str], meta: dict, ip, batch,
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="N=40, 2 repeats, fewer files in-process (about a minute)")
+    ap.add_argument("--quick", action="store_true", help="N=40, 2 repeats, fewer files in-process (about 1.5 minutes)")
     ap.add_argument("--n", type=int, help="workbooks in the batch (default 200; quick 40)")
     ap.add_argument("--repeat", type=int, help="repeats of the in-process measurements (default 3; quick 2)")
     ap.add_argument("--batch-repeat", type=int, help="repeats of each batch run (default 1: one -j 1 pass over N=200 alone takes minutes)")
-    ap.add_argument("--files", type=int, help="sample-shaped files measured in-process per repeat (default 12; quick 5)")
+    ap.add_argument("--files", type=int, help="sample-shaped files measured in-process per repeat (default 8; quick 3)")
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "selfeval-xl-bench",
                     help="working folder: generated inputs (reused between runs), outputs, profiles")
     ap.add_argument("--profile", action="store_true", help="write pyinstrument profiles of the pipeline to OUT")
@@ -802,13 +859,15 @@ def main(argv: list[str] | None = None) -> int:
     args.n = args.n or (40 if args.quick else 200)
     args.repeat = args.repeat or (2 if args.quick else 3)
     args.batch_repeat = args.batch_repeat or 1
-    args.files = args.files or (5 if args.quick else 12)
+    args.files = args.files or (3 if args.quick else 8)
     started = time.perf_counter()
     meta = {
         "date": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.system()} {platform.machine()} ({platform.processor() or platform.node()})",
         "nproc": os.cpu_count(), "python": platform.python_version(),
         "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "autogroup": Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip()
+        if Path("/proc/sys/kernel/sched_autogroup_enabled").exists() else "n/a",
         "command": "python benchmarks/bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
     out = args.out.resolve()
@@ -821,7 +880,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"profile written: {p}")
 
     log("start-up")
-    start = measure_startup(3 if args.quick else 5)
+    start = measure_startup(3)
     log(f"in-process pipeline and floors: {args.files} files + large × {args.repeat}")
     ip = measure_inprocess(files[:args.files], large, args.repeat, work)
 
@@ -843,6 +902,7 @@ def main(argv: list[str] | None = None) -> int:
                 plan.append(("mem_small", 2, small, 0))
             if args.variants and noreport and not base:
                 plan += [("j1_noreport", 1, inbox, 0), ("j2_noreport", 2, inbox, 0)]
+            batch.setdefault("ceiling", []).append(machine_ceiling())  # before the pair ...
             for key, j, box, cp in plan:
                 extra = ["--no-report"] if key.endswith("_noreport") else []
                 r = run_batch(box, out / f"outbox_{key}", j, base + extra, checkpoint=cp)
@@ -852,6 +912,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"main {r['main_mb']:.0f} MB, rusage max {r['rusage_max_mb']:.0f} MB")
                 if not batch_ok(r):
                     log(f"batch run failed: {r['cmd']}\n{r['stderr']}")
+                if key == "j2":
+                    batch["ceiling"].append(machine_ceiling())  # ... and right after it
     elif not args.skip_batch:
         log("`selfeval-xl run` is not available yet: batch measurements skipped")
 
