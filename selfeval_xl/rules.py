@@ -157,16 +157,25 @@ def _quantity(t, a, curve: Curve, p: Profile):
         within = a.value <= t.value if t.op == "≤" else a.value < t.value
         if within and p.setting("reverse_within_bound_full"):
             return Decimal(1), None, f"反向指标，实际{_qty(a)}未超过目标上限{_qty(t)}", []
-        completion = (t.value / a.value * HUNDRED) if a.value else HUNDRED
+        completion = _rate(t.value, a.value) if a.value else HUNDRED
         f = curve.fraction(completion)
         return f, completion, f"反向指标，实际{_qty(a)}超过目标上限{_qty(t)}，完成率（目标÷实际）{_pct(completion)}{_band(curve, completion)}", []
     if t.value == 0:
         met = a.value <= 0
         return (Decimal(1) if met else Decimal(0)), None, f"目标值为0，实际{_qty(a)}，{'达到' if met else '未达到'}目标", []
-    completion = a.value / t.value * HUNDRED
+    completion = _rate(a.value, t.value)
     f = curve.fraction(completion)
     flags = ["OVER_ACHIEVED"] if completion > Decimal(str(p.setting("over_achieved_above"))) else []
     return f, completion, f"完成率{_pct(completion)}（实际{_qty(a)}÷目标{_qty(t)}）{_band(curve, completion)}", flags
+
+
+_RATE_CAP = Decimal("1e12")  # percent
+
+
+def _rate(part: Decimal, whole: Decimal) -> Decimal:
+    """part ÷ whole in percent, kept within ±1e12 %: a target of 1e-28 made the rate 1e44 % and
+    every later quantize (the basis text, the JSON, the report) raise InvalidOperation."""
+    return max(-_RATE_CAP, min(_RATE_CAP, part / whole * HUNDRED))
 
 
 def _verdict(a, p: Profile, lead: str):

@@ -397,6 +397,27 @@ def test_huge_numbers_stay_text_and_json_stays_valid(tmp_path, seed):
     json.dumps(to_json(review(ev)), allow_nan=False)
 
 
+@pytest.mark.parametrize("target,actual", [("0.0000000000000000000000000001个", "999999999999999个"),
+                                           ("≤0.00000000000000000000000000001", "99999999999999999999999999999999999999"),
+                                           ("=1e-28", "≥9999999999999999999999999999999%")])
+def test_absurd_completion_rates_do_not_overflow(tmp_path, seed, target, actual):
+    """A target of 1e-28 gave a completion of 1e44 %: quantize raised InvalidOperation in the basis."""
+    from selfeval_xl.review import review, to_json
+    from selfeval_xl.text import review_summary
+
+    cats = [(label, list(rows)) for label, rows in seed["categories"]]
+    for label, rows in cats:
+        n, t, w, a, s = rows[0]
+        rows[0] = (n, target, w, actual, s)
+        n, t, w, a, s = rows[1]
+        rows[1] = (n, actual, w, target, s)
+    r = review(read(build(tmp_path / "rate.xlsx", content(seed, categories=cats))))
+    json.dumps(to_json(r), allow_nan=False)
+    review_summary(r)
+    report = pytest.importorskip("selfeval_xl.report")
+    report.build_context(r)
+
+
 # ---------------------------------------------------------------------------- XML entities
 
 XXE = b'<!DOCTYPE worksheet [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'

@@ -456,6 +456,27 @@ def _weights_op(rng: random.Random, sh: Sheet) -> str:
     return f"weights: {mode} in {n} rows"
 
 
+TINY = ["0.0000000000000000000000000001个", "=1e-28", "5e-324", "≤0.00000000000000000000000000001", "0.0001%", "0", "-0.000001"]
+HUGE = ["999999999999999个", "99999999999999999999999999999999999999个", "≥9999999999999999999999999999999%", "1e14", "=1e300个",
+        "-999999999999999"]
+
+
+def _extreme_pair(rng: random.Random, sh: Sheet) -> str:
+    """Target and actual of one row at opposite extremes: completion rates of 1e40 % and more."""
+    head, total = sh.table_rows()
+    row = rng.randint(head + 1, total - 1)
+    t, a = rng.choice(TINY), rng.choice(HUGE)
+    if rng.random() < 0.5:
+        t, a = a, t
+    for col, v in ((4, t), (6, a)):
+        c = sh.ensure(row, col)
+        if re.fullmatch(r"-?[\d.e]+", v):
+            sh.put(c, "n", v)
+        else:
+            sh.put(c, "s", v)
+    return f"row {row}: target {t!r}, actual {a!r}"
+
+
 def _control_op(rng: random.Random, sh: Sheet, c) -> tuple[str, bool]:
     """Control characters: Excel's _xHHHH_ escapes (valid XML), or raw (invalid XML)."""
     ref = c.get("r", "?")
@@ -473,6 +494,8 @@ def cell_mutant(rng: random.Random, m: Mutant) -> None:
         roll = rng.random()
         if roll < 0.1:
             m.ops.append(_weights_op(rng, sh))
+        elif roll < 0.16:
+            m.ops.append(_extreme_pair(rng, sh))
         elif roll < 0.18:
             c = _pick_cell(rng, sh)
             op, raw = _control_op(rng, sh, c)
