@@ -73,7 +73,7 @@ def have(module: str) -> bool:
 # ---- inputs ---------------------------------------------------------------------------
 
 def seed_content() -> dict:
-    spec = importlib.util.spec_from_file_location("_build_sample", ROOT / "samples" / "build_sample.py")
+    spec = importlib.util.spec_from_file_location("_build_sample", ROOT / "tools" / "build_sample.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod.parse_seed(mod.SEED.read_text(encoding="utf-8"))
@@ -143,7 +143,7 @@ def _fingerprint() -> str:
     import inspect
 
     h = hashlib.sha256(GENERATOR_VERSION.encode())
-    for p in (ROOT / "selfeval_xl" / "form.py", ROOT / "tests" / "data" / "seed_suzhou_2020.txt", ROOT / "samples" / "build_sample.py"):
+    for p in (ROOT / "selfeval_xl" / "form.py", ROOT / "tests" / "data" / "seed_suzhou_2020.txt", ROOT / "tools" / "build_sample.py"):
         h.update(p.read_bytes())
     for fn in (_wiggle, varied_content, large_content):
         h.update(inspect.getsource(fn).encode())

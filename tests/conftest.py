@@ -15,7 +15,7 @@ from openpyxl import Workbook, load_workbook
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLE = ROOT / "samples" / "苏州市打造先进制造业基地专项资金_2020.xlsx"
-sys.path.insert(0, str(ROOT / "samples"))
+sys.path.insert(0, str(ROOT / "tools"))
 
 from build_sample import parse_seed  # noqa: E402
 

@@ -4,7 +4,7 @@ The seed (tests/data/seed_suzhou_2020.txt) is the text of the real 2020 Suzhou
 self-evaluation. ``parse_seed`` turns it into form content; the test suite uses the same
 function to check that every value in the committed sample equals the seed.
 
-    python samples/build_sample.py
+    python tools/build_sample.py
 """
 from __future__ import annotations
 
