@@ -29,6 +29,7 @@ from pathlib import Path
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.comments import Comment
+from openpyxl.cell.cell import MergedCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import column_index_from_string, coordinate_from_string, range_boundaries
@@ -647,6 +648,8 @@ def _mark_findings(wb: Workbook, findings: tuple[Finding, ...]) -> None:
             by_cell.setdefault(loc, []).append(f)
     for (sheet, coord), found in by_cell.items():
         cell = wb[sheet][coord]
+        if isinstance(cell, MergedCell):
+            continue  # overlapping merges (a damaged file): no writable anchor; 复核结果 still lists it
         worst = _by_severity(found)[0]
         colour = SEVERITY_FILLS.get(worst.severity)
         if colour:

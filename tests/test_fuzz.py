@@ -47,3 +47,10 @@ def test_fuzz_slice_through_the_batch_command(tmp_path):
     result = run_fuzz.batch_check(SEED, list(range(20)), tmp_path, timeout=60, jobs=2)
     assert not result["bugs"], "\n".join(result["bugs"])
     assert result["outcomes"].get("ok", 0) >= 5
+
+
+def test_regressions_found_by_the_1000_mutant_run(tmp_path):
+    """Mutants that once crashed (overlapping merges made write-back comment a MergedCell)."""
+    summary = run_fuzz.fuzz(0, SEED, only=[216, 291], jobs=2, timeout=60, workdir=tmp_path)
+    assert summary["mutants"] == 2
+    assert not summary["bugs"], _explain(summary)
