@@ -380,9 +380,9 @@ class Templates:
 
     def __init__(self, directory: Path | None = None):
         from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
-        from jinja2.sandbox import SandboxedEnvironment
 
         from .resources import template_file
+        from .sandbox import SafeSandbox
 
         dirs = []
         if directory is not None:
@@ -391,7 +391,7 @@ class Templates:
                 raise MailError(f"邮件模板文件夹不存在：{directory}")
             dirs.append(str(directory))
         dirs.append(str(template_file("mail")))
-        self.env = SandboxedEnvironment(
+        self.env = SafeSandbox(
             loader=ChoiceLoader([FileSystemLoader(d, encoding="utf-8") for d in dirs]),
             autoescape=False, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
             keep_trailing_newline=True,

@@ -44,13 +44,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 
 from . import office
 from .errors import TemplateError
 from .fsutil import atomic_path
 from .model import Review, Value
+from .sandbox import SafeSandbox
 
 TEMPLATE_NAME = "自评报告.docx"
 REPORT_SUFFIX = ".自评价报告.docx"
@@ -326,7 +326,7 @@ def _deviation(row: dict, deduction: Decimal | None = None) -> dict:
 # --------------------------------------------------------------------------- template loading
 
 
-class _Env(SandboxedEnvironment):
+class _Env(SafeSandbox):
     """Sandboxed, autoescaping, strict; compiled templates are kept per source text, so a
     worker that renders many reports from one template compiles it once."""
 

@@ -485,6 +485,9 @@ PAYLOADS = [
     "{{ lipsum.__globals__['os'] }}",
     "{{ ''|attr('__class__') }}",
     "{% for i in range(10**9) %}x{% endfor %}",
+    "{{ 'a' * 10**9 }}",
+    "{{ ['x'] * 999999999 }}",
+    "{{ 7 ** 9999999 }}",
 ]
 
 
@@ -552,3 +555,18 @@ def test_mail_draft_names_stay_in_the_folder(tmp_path, name):
     for _ in range(3):  # also the de-duplicated variants
         draft = mail._draft_name(p, used)
         _assert_safe(tmp_path, draft)
+
+
+@pytest.mark.parametrize("payload", PAYLOADS[-3:])
+def test_mail_template_arithmetic_bomb_is_a_template_error(tmp_path, payload):
+    from selfeval_xl.errors import TemplateError
+    from selfeval_xl.mail import MailError
+
+    from selfeval_xl.mail import Templates
+
+    d = tmp_path / "tpl"
+    d.mkdir()
+    (d / "subject.txt.j2").write_text(payload, encoding="utf-8")
+    templates = Templates(d)
+    with pytest.raises((TemplateError, MailError)):
+        templates.render("subject.txt.j2", {})
