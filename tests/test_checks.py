@@ -175,3 +175,17 @@ def test_planted_cells_exact(tmp_path):
 def test_json_of_planted_is_serialisable(tmp_path):
     r = _review(tmp_path, PLANTED["GOAL_MISMATCH"])
     json.dumps(to_json(r), ensure_ascii=False)
+
+
+def test_output_survives_a_gbk_console(tmp_path):
+    """Windows consoles are often GBK: characters GBK lacks (emoji in a project name) must not crash."""
+    import os
+    import shutil
+
+    src = tmp_path / "项目😀.xlsx"
+    shutil.copy2(SAMPLE, src)
+    env = {**os.environ, "PYTHONIOENCODING": "gbk"}
+    out = subprocess.run([sys.executable, "-m", "selfeval_xl", "check", str(src)], capture_output=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr.decode("gbk", "replace")
+    text = out.stdout.decode("gbk")
+    assert "77.51" in text and "项目?.xlsx" in text
