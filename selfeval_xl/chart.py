@@ -18,6 +18,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from .fmt import points
+
 # Known CJK font files, most preferred first (sans faces read better in a chart).
 KNOWN_FONTS = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -103,11 +105,6 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(found[0], size, index=found[1])
 
 
-def _fmt(x: Decimal | float) -> str:
-    s = f"{float(x):.2f}".rstrip("0").rstrip(".")
-    return s or "0"
-
-
 def bar_chart(groups: list[tuple[str, Decimal | None, Decimal, Decimal]], scale: int = 2) -> bytes | None:
     """A grouped bar chart as PNG bytes: for each class (name, 分值, 自评分, 规则得分).
 
@@ -140,7 +137,7 @@ def bar_chart(groups: list[tuple[str, Decimal | None, Decimal, Decimal]], scale:
     while tick <= ymax + 1e-9:
         yy = y(tick)
         d.line([(left, yy), (width - right, yy)], fill=(225, 225, 225) if tick else (80, 80, 80), width=s)
-        label = _fmt(tick)
+        label = points(tick)
         tw = d.textlength(label, font=f_tick)
         d.text((left - 8 * s - tw, yy), label, font=f_tick, fill=(60, 60, 60), anchor="lm")
         tick += step
@@ -166,7 +163,7 @@ def bar_chart(groups: list[tuple[str, Decimal | None, Decimal, Decimal]], scale:
             bx = x0 + j * bar_w
             top_y = y(max(float(v), 0.0))
             d.rectangle([bx + s, top_y, bx + bar_w - s, y(0)], fill=color)
-            d.text((bx + bar_w / 2, top_y - 3 * s), _fmt(v), font=f_small, fill=(30, 30, 30), anchor="md")
+            d.text((bx + bar_w / 2, top_y - 3 * s), points(v), font=f_small, fill=(30, 30, 30), anchor="md")
         d.text((cx, height - bottom + 8 * s), name, font=f_label, fill=(30, 30, 30), anchor="mt")
 
     buf = io.BytesIO()

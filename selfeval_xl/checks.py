@@ -11,7 +11,8 @@ from decimal import Decimal
 
 from . import values
 from .model import Finding, Scored, SelfEvaluation
-from .rules import Profile, _num
+from .fmt import money, plain
+from .rules import Profile
 
 # code -> severity. The codes are a stable contract (README); severities are our judgement.
 SEVERITY: dict[str, str] = {
@@ -44,11 +45,6 @@ def run(ev: SelfEvaluation, scored: list[Scored] | tuple[Scored, ...], profile: 
     return findings
 
 
-def _wan(x: Decimal) -> str:
-    """An amount in 万元 as a reviewer writes it: two decimals (57572.29, 12.80)."""
-    return format(x, ".2f")
-
-
 def _f(code: str, cell: str, message: str) -> Finding:
     return Finding(code, SEVERITY[code], cell, message)
 
@@ -64,13 +60,13 @@ def _indicator_findings(scored, p: Profile) -> list[Finding]:
             out.append(_f(flag, cell, f"{name}：{s.basis}"))
         own = ind.self_score.number
         if own is None:
-            out.append(_f("MISSING_VALUE", ind.self_score.cell, f"{name}未填写自评分，规则得分{_num(s.score)}"))
+            out.append(_f("MISSING_VALUE", ind.self_score.cell, f"{name}未填写自评分，规则得分{plain(s.score)}"))
             continue
         if ind.weight.number is not None and own > ind.weight.number + tol:
-            out.append(_f("SCORE_OVER_WEIGHT", ind.self_score.cell, f"{name}自评分{_num(own)}超过权重{_num(ind.weight.number)}"))
+            out.append(_f("SCORE_OVER_WEIGHT", ind.self_score.cell, f"{name}自评分{plain(own)}超过权重{plain(ind.weight.number)}"))
         if abs(own - s.score) > tol:
             out.append(_f("SCORE_MISMATCH", ind.self_score.cell,
-                          f"{name}自评分{_num(own)}，按规则应得{_num(s.score)}（{s.basis}），相差{_num(abs(s.score - own))}"))
+                          f"{name}自评分{plain(own)}，按规则应得{plain(s.score)}（{s.basis}），相差{plain(abs(s.score - own))}"))
     return out
 
 
@@ -78,9 +74,9 @@ def _totals(ev: SelfEvaluation, scored, p: Profile) -> list[Finding]:
     stated = ev.stated_total.number
     own = sum((s.indicator.self_score.number or Decimal(0) for s in scored), Decimal(0))
     if stated is not None and abs(stated - own) > p.tol("score"):
-        return [_f("TOTAL_MISMATCH", ev.stated_total.cell, f"合计{_num(stated)}与各项自评分之和{_num(own)}不一致，相差{_num(abs(own - stated))}")]
+        return [_f("TOTAL_MISMATCH", ev.stated_total.cell, f"合计{plain(stated)}与各项自评分之和{plain(own)}不一致，相差{plain(abs(own - stated))}")]
     if stated is None:
-        return [_f("MISSING_VALUE", ev.stated_total.cell, f"未填写合计（各项自评分之和为{_num(own)}）")]
+        return [_f("MISSING_VALUE", ev.stated_total.cell, f"未填写合计（各项自评分之和为{plain(own)}）")]
     return []
 
 
@@ -92,7 +88,7 @@ def _weights(ev: SelfEvaluation, p: Profile) -> list[Finding]:
         ws = [i.weight.number for i in cat.indicators]
         total = sum((w for w in ws if w is not None), Decimal(0))
         if cat.points is not None and abs(total - cat.points) > tol:
-            out.append(_f("WEIGHT_SUM", cat.cell, f"{cat.label}各项权重之和为{_num(total)}，与该类分值{_num(cat.points)}不一致"))
+            out.append(_f("WEIGHT_SUM", cat.cell, f"{cat.label}各项权重之和为{plain(total)}，与该类分值{plain(cat.points)}不一致"))
         if cat.kind not in split_kinds or not ws:
             continue
         points = cat.points if cat.points is not None else total
@@ -106,7 +102,7 @@ def _weights(ev: SelfEvaluation, p: Profile) -> list[Finding]:
             expected = p.round(points - each * (len(ws) - 1)) if last else each
             if abs(w - expected) > tol and abs(w - each) > tol:
                 out.append(_f("WEIGHT_SPLIT", ind.weight.cell,
-                              f"“{ind.name}”权重{_num(w)}，按该类分值{_num(points)}÷{len(ws)}项平均分摊应为{_num(expected)}"))
+                              f"“{ind.name}”权重{plain(w)}，按该类分值{plain(points)}÷{len(ws)}项平均分摊应为{plain(expected)}"))
     return out
 
 
@@ -118,30 +114,30 @@ def _money(ev: SelfEvaluation, p: Profile) -> list[Finding]:
         expect = b["initial"] + b["adjustment"] - b["allocated"]
         if abs(expect - b["balance"]) > tol:
             out.append(_f("BUDGET_BALANCE", ev.budget["balance"].cell,
-                          f"指标结余数{_wan(b['balance'])}万元，按“年初预算数+当年调整预算数-财政拨款数”应为{_wan(expect)}万元"))
+                          f"指标结余数{money(b['balance'])}万元，按“年初预算数+当年调整预算数-财政拨款数”应为{money(expect)}万元"))
     if None not in (f["allocated"], f["paid"], f["balance"]):
         expect = f["allocated"] - f["paid"]
         if abs(expect - f["balance"]) > tol:
             out.append(_f("FUNDS_BALANCE", ev.funds["balance"].cell,
-                          f"资金结余、结转数{_wan(f['balance'])}万元，按“财政拨款数-实际支付数”应为{_wan(expect)}万元"))
+                          f"资金结余、结转数{money(f['balance'])}万元，按“财政拨款数-实际支付数”应为{money(expect)}万元"))
     if None not in (f["balance"], f["carried"], f["recovered"]):
         parts = f["carried"] + f["recovered"]
         if abs(parts - f["balance"]) > tol:
             out.append(_f("FUNDS_BALANCE", ev.funds["carried"].cell,
-                          f"结转数{_num(f['carried'])}+财政收回数{_num(f['recovered'])}={_wan(parts)}万元，与资金结余、结转数{_wan(f['balance'])}万元不一致"))
+                          f"结转数{plain(f['carried'])}+财政收回数{plain(f['recovered'])}={money(parts)}万元，与资金结余、结转数{money(f['balance'])}万元不一致"))
     total = ev.composition_total.number
     amounts = [i.amount.number for i in ev.sub_items]
     if total is not None and ev.sub_items:
         s = sum((a for a in amounts if a is not None), Decimal(0))
         if abs(s - total) > tol:
             out.append(_f("COMPOSITION_SUM", ev.composition_total.cell,
-                          f"项目资金构成合计{_wan(total)}万元，各子项目金额之和为{_wan(s)}万元，相差{_wan(abs(s - total))}万元"))
+                          f"项目资金构成合计{money(total)}万元，各子项目金额之和为{money(s)}万元，相差{money(abs(s - total))}万元"))
     if total is not None and f["allocated"] is not None:
         alloc, paid = f["allocated"], f["paid"]
         if abs(total - alloc) > tol and (paid is None or abs(total - paid) > tol):
-            paid_txt = f"，也不等于实际支付数{_wan(paid)}万元" if paid is not None else ""
+            paid_txt = f"，也不等于实际支付数{money(paid)}万元" if paid is not None else ""
             out.append(_f("COMPOSITION_VS_FUNDS", ev.composition_total.cell,
-                          f"项目资金构成合计{_wan(total)}万元，与财政拨款数{_wan(alloc)}万元相差{_wan(abs(total - alloc))}万元{paid_txt}"))
+                          f"项目资金构成合计{money(total)}万元，与财政拨款数{money(alloc)}万元相差{money(abs(total - alloc))}万元{paid_txt}"))
     return out
 
 

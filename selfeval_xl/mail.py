@@ -369,8 +369,9 @@ def _fmt_score(v) -> str:
     if v is None or v == "" or isinstance(v, bool):
         return "—"
     if isinstance(v, (int, float)):
-        text = f"{float(v):.2f}".rstrip("0").rstrip(".")
-        return text if text not in ("-0", "") else "0"
+        from .fmt import points
+
+        return points(v)
     return str(v)
 
 

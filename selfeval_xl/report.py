@@ -48,6 +48,8 @@ from lxml import etree
 
 from . import office
 from .errors import TemplateError
+from .fmt import cents, money
+from .fmt import points as score
 from .fsutil import atomic_path
 from .model import Review, Value
 from .sandbox import SafeSandbox
@@ -107,23 +109,6 @@ def default_template() -> Path:
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def _q2(x: Decimal) -> Decimal:
-    return x.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
-def money(x: Decimal | None) -> str:
-    """万元 with two decimals, as the form prints them (``6962.80``); blank when missing."""
-    return "" if x is None else f"{_q2(x):f}"
-
-
-def score(x: Decimal | None) -> str:
-    """Points rounded to 0.01 without trailing zeros (``7.96``, ``3``, ``0.38``)."""
-    if x is None:
-        return ""
-    s = f"{_q2(x):f}"
-    return s.rstrip("0").rstrip(".") if "." in s else s
 
 
 def percent(x: Decimal | None, places: str = "0.01") -> str:
@@ -209,9 +194,9 @@ def build_context(review: Review, findings: bool = True) -> dict[str, Any]:
     total = ev.composition_total.number if ev.composition_total.number is not None else (item_sum if items else None)
     comp_sentence = f"项目资金构成共{len(items)}个子项目，实际金额合计{money(total)}万元" if total is not None else \
         f"项目资金构成共{len(items)}个子项目，未填写合计"
-    if ev.composition_total.number is not None and items and _q2(item_sum) != _q2(ev.composition_total.number):
+    if ev.composition_total.number is not None and items and cents(item_sum) != cents(ev.composition_total.number):
         comp_sentence += f"（各子项目金额之和为{money(item_sum)}万元，与合计不一致）"
-    if total is not None and allocated is not None and _q2(total) != _q2(allocated):
+    if total is not None and allocated is not None and cents(total) != cents(allocated):
         gap = total - allocated
         comp_sentence += f"，比财政拨款数{money(allocated)}万元{'多' if gap > 0 else '少'}{money(abs(gap))}万元"
     composition = {"sub_items": items, "total": money(total), "count": len(items), "sentence": comp_sentence + "。"}

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from . import values
+from .fmt import plain
 from .model import Indicator, Scored
 
 HUNDRED = Decimal(100)
@@ -106,7 +107,7 @@ def score(ind: Indicator, profile: Profile) -> Scored:
         points = weight * fraction
     points = profile.round(points)
     if fraction is not None:
-        basis += f"，得{_num(points)}分" if fraction not in (0, 1) else ("，得满分" if fraction == 1 else "，得0分")
+        basis += f"，得{plain(points)}分" if fraction not in (0, 1) else ("，得满分" if fraction == 1 else "，得0分")
     return Scored(ind, points, completion, basis, t, a, tuple(flags))
 
 
@@ -211,16 +212,11 @@ def _date_key(d: str, other: str) -> str:
 
 
 def _qty(m) -> str:
-    return m.display.lstrip("=") if m.display else _num(m.value) + m.unit
+    return m.display.lstrip("=") if m.display else plain(m.value) + m.unit
 
 
 def _pct(x: Decimal | None) -> str:
     if x is None:
         return ""
     q = x.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    return f"{_num(q)}%"
-
-
-def _num(x: Decimal) -> str:
-    s = format(x, "f")
-    return s.rstrip("0").rstrip(".") if "." in s else s
+    return f"{plain(q)}%"

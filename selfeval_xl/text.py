@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .model import Review
-from .rules import _num
+from .fmt import plain
 
 SEVERITY_NAMES = {"error": "错误", "warning": "警告", "info": "提示"}
 
@@ -17,10 +17,10 @@ def review_summary(r: Review) -> str:
         f"{'类别':<8}{'分值':>8}{'权重合计':>10}{'自评分':>10}{'规则得分':>10}",
     ]
     for c in r.categories:
-        pts = _num(c.points) if c.points is not None else "—"
-        lines.append(f"{c.name:<8}{pts:>8}{_num(c.weight_sum):>10}{_num(c.self):>10}{_num(c.computed):>10}")
-    stated = _num(r.stated_total) if r.stated_total is not None else "未填"
-    lines += ["", f"合计：填报 {stated}，自评分之和 {_num(r.self_total)}，按规则 {_num(r.computed_total)}", ""]
+        pts = plain(c.points) if c.points is not None else "—"
+        lines.append(f"{c.name:<8}{pts:>8}{plain(c.weight_sum):>10}{plain(c.self):>10}{plain(c.computed):>10}")
+    stated = plain(r.stated_total) if r.stated_total is not None else "未填"
+    lines += ["", f"合计：填报 {stated}，自评分之和 {plain(r.self_total)}，按规则 {plain(r.computed_total)}", ""]
     counts = r.severity_counts()
     lines.append(f"复核发现 {len(r.findings)} 条：错误 {counts['error']}，警告 {counts['warning']}，提示 {counts['info']}")
     for sev in ("error", "warning", "info"):

@@ -1,0 +1,35 @@
+"""How numbers are written in messages, the report, the chart and mail: one place, so that
+a score reads the same everywhere (7.96, 3, 0.38) and money always has its cents (6962.80)."""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+CENT = Decimal("0.01")
+
+
+def plain(x: Decimal) -> str:
+    """A number as typed, without trailing zeros and without rounding (weights, targets)."""
+    s = format(x, "f")
+    return s.rstrip("0").rstrip(".") if "." in s else s
+
+
+def _dec(x) -> Decimal:
+    return x if isinstance(x, Decimal) else Decimal(str(x))
+
+
+def cents(x: Decimal) -> Decimal:
+    """Rounded half up to 0.01 (the way a person rounds by hand)."""
+    try:
+        return x.quantize(CENT, rounding=ROUND_HALF_UP)
+    except InvalidOperation:  # too many digits to hold cents: show it as it is
+        return x
+
+
+def points(x: Decimal | float | int | None) -> str:
+    """Points rounded half up to 0.01, without trailing zeros; '' when missing."""
+    return "" if x is None else plain(cents(_dec(x)))
+
+
+def money(x: Decimal | float | int | None) -> str:
+    """万元 with two decimals, as the form prints them (6962.80); '' when missing."""
+    return "" if x is None else f"{cents(_dec(x)):f}"
