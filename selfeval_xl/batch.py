@@ -60,6 +60,7 @@ from typing import Callable, TextIO
 
 from . import __version__
 from .errors import CODES, ReadError
+from .fmt import columns
 from .sources import DEFAULT_LIMITS, SPREADSHEET_SUFFIXES
 from .summary import RUN_JSON_NAME, SUMMARY_NAME, load_run_json, write_run_json, write_summary
 
@@ -599,7 +600,7 @@ class Progress:
         n = 20
         filled = n * self.done // max(self.total, 1)
         line = _fit(f"处理中 [{'#' * filled}{'.' * (n - filled)}] {self.done}/{self.total} {name}", width)
-        cols = _columns(line)
+        cols = columns(line)
         self.stream.write("\r" + line + " " * max(self._len - cols, 0))
         self.stream.flush()
         self._len = cols
@@ -611,17 +612,10 @@ class Progress:
             self._len = 0
 
 
-def _columns(text: str) -> int:
-    """Terminal columns of ``text`` (CJK and full-width characters take two)."""
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def _fit(text: str, width: int) -> str:
     out, used = [], 0
     for ch in text:
-        w = _columns(ch)
+        w = columns(ch)
         if used + w > width:
             break
         out.append(ch)

@@ -2,6 +2,7 @@
 a score reads the same everywhere (7.96, 3, 0.38) and money always has its cents (6962.80)."""
 from __future__ import annotations
 
+import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
@@ -33,3 +34,14 @@ def points(x: Decimal | float | int | None) -> str:
 def money(x: Decimal | float | int | None) -> str:
     """万元 with two decimals, as the form prints them (6962.80); '' when missing."""
     return "" if x is None else f"{cents(_dec(x)):f}"
+
+
+def columns(text: str) -> int:
+    """Terminal columns of ``text`` (CJK and full-width characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad(text: str, width: int, right: bool = False) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns (left- or right-aligned)."""
+    fill = " " * max(0, width - columns(text))
+    return fill + text if right else text + fill

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .model import Review
-from .fmt import plain
+from .fmt import pad, plain
 
 SEVERITY_NAMES = {"error": "错误", "warning": "警告", "info": "提示"}
 
@@ -14,11 +14,11 @@ def review_summary(r: Review) -> str:
         f"项目：{ev.project_name.text}（{ev.year.text}年度，{ev.department.text}）",
         f"评分规则：{r.profile}",
         "",
-        f"{'类别':<8}{'分值':>8}{'权重合计':>10}{'自评分':>10}{'规则得分':>10}",
+        _row("类别", "分值", "权重合计", "自评分", "规则得分"),
     ]
     for c in r.categories:
         pts = plain(c.points) if c.points is not None else "—"
-        lines.append(f"{c.name:<8}{pts:>8}{plain(c.weight_sum):>10}{plain(c.self):>10}{plain(c.computed):>10}")
+        lines.append(_row(c.name, pts, plain(c.weight_sum), plain(c.self), plain(c.computed)))
     stated = plain(r.stated_total) if r.stated_total is not None else "未填"
     lines += ["", f"合计：填报 {stated}，自评分之和 {plain(r.self_total)}，按规则 {plain(r.computed_total)}", ""]
     counts = r.severity_counts()
@@ -28,3 +28,7 @@ def review_summary(r: Review) -> str:
             if f.severity == sev:
                 lines.append(f"  [{SEVERITY_NAMES[sev]}] {f.code} {f.cell}：{f.message}")
     return "\n".join(lines)
+
+
+def _row(name: str, *cells: str) -> str:
+    return pad(name, 12) + "".join(pad(c, 10, right=True) for c in cells)
