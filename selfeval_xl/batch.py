@@ -115,6 +115,7 @@ class Options:
     settle: int = 2  # --watch: unchanged polls before a new/changed file is processed
     template_sha256: str | None = None
     profile_sha256: str | None = None
+    fonts: dict[str, str] = field(default_factory=dict)  # report font faces by role (--font body=仿宋)
 
     def to_json(self) -> dict:
         return {
@@ -123,11 +124,12 @@ class Options:
             "jobs": self.jobs, "timeout": self.timeout, "max_memory_mb": self.max_memory_mb,
             "watch": self.watch, "poll_interval": self.poll_interval, "settle": self.settle, "version": __version__,
             "report_template_sha256": self.template_sha256, "profile_sha256": self.profile_sha256,
+            "fonts": self.fonts,
         }
 
 
 # What decides the content of the outputs: --skip-unchanged reuses a result only if all match.
-OUTPUT_KEYS = ("version", "profile", "profile_sha256", "report", "findings", "pdf", "report_template_sha256")
+OUTPUT_KEYS = ("version", "profile", "profile_sha256", "report", "findings", "pdf", "report_template_sha256", "fonts")
 
 
 def output_key(options_json: dict | None) -> dict:
@@ -203,6 +205,16 @@ def options_from_args(args) -> tuple[Path, Path, Options]:
             raise UsageError(f"报告模板有误：{err}") from None
         o.template = str(tpl.resolve())
         o.template_sha256 = sha256(tpl)
+    if args.font:
+        if not o.report:
+            raise UsageError("--font 用于自评价报告，不能与 --no-report 同时使用")
+        from .report import DEFAULT_FONTS
+
+        for item in args.font:
+            role, _, face = item.partition("=")
+            if role.strip() not in DEFAULT_FONTS or not face.strip():
+                raise UsageError(f"--font 应写作 角色=字体名，如 body=仿宋；角色可用：{'、'.join(DEFAULT_FONTS)}（收到“{item}”）")
+            o.fonts[role.strip()] = face.strip()
     if o.pdf:
         if not o.report:
             raise UsageError("--pdf 用于把报告转为 PDF，不能与 --no-report 同时使用")
@@ -357,7 +369,7 @@ def process_file(task: dict, state: dict) -> dict:
             from .report import render_report, report_name
 
             staged.append(Path(render_report(r, stage / report_name(src), template=state.get("template"),
-                                             findings=task["findings"])).name)
+                                             findings=task["findings"], fonts=task.get("fonts"))).name)
         missing = [n for n in staged if not (stage / n).is_file()]
         if missing:
             raise RuntimeError(f"输出文件未生成：{'、'.join(missing)}")
@@ -749,7 +761,7 @@ class Batch:
                 progress.step(rel)
                 continue
             tasks.append({"source": str(src.resolve()), "rel": rel, "sha256": sha, "report": o.report,
-                          "findings": o.findings, "max_memory_mb": o.max_memory_mb})
+                          "findings": o.findings, "fonts": o.fonts, "max_memory_mb": o.max_memory_mb})
         tasks.sort(key=lambda t: t["rel"])
         for i, t in enumerate(tasks):
             t["index"], t["staging"] = i, str(staging_root / str(i))

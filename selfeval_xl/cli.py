@@ -158,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--report-template", default=None, metavar="F", help="自评价报告模板（.docx）")
     c.add_argument("--no-report", action="store_true", help="不生成自评价报告")
     c.add_argument("--no-findings", action="store_true", help="报告中不附复核发现")
+    c.add_argument("--font", action="append", default=[], metavar="ROLE=NAME",
+                   help="报告字体，可重复：body=仿宋 heading2=楷体 …（角色：body title heading1 heading2 table page_number latin）")
     c.add_argument("--pdf", action="store_true", help="同时把报告转为 PDF（需要 LibreOffice）")
     c.add_argument("--skip-unchanged", action="store_true", help="跳过内容和选项都与上次相同且输出仍在的文件")
     c.add_argument("--watch", action="store_true", help="处理完后继续监视输入文件夹，按 Ctrl-C 结束")

@@ -562,3 +562,23 @@ def test_pdf(tmp_path):
     assert pdf == ["子/a.自评价报告.pdf"]
     assert (outbox / pdf[0]).read_bytes().startswith(b"%PDF")
     assert _files(outbox) == {"run.json", "汇总.xlsx", *e["outputs"]}
+
+
+def test_font_option_reaches_the_report(tmp_path):
+    """Windows machines often have 仿宋/楷体 but not the GB2312 faces: --font swaps them."""
+    from docx import Document
+    from docx.oxml.ns import qn
+
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    shutil.copy2(SAMPLE, inbox / SAMPLE.name)
+    out = tmp_path / "out"
+    rc = _cli("run", str(inbox), "-o", str(out), "-q", "-j", "1", "--font", "body=仿宋", "--font", "heading2=楷体")
+    assert rc.returncode == 0, rc.stderr
+    (docx,) = out.glob("*.docx")
+    styles = {s.style_id: s for s in Document(docx).styles if s.type == 1}
+    assert styles["Normal"].element.rPr.rFonts.get(qn("w:eastAsia")) == "仿宋"
+    assert styles["Heading2"].element.rPr.rFonts.get(qn("w:eastAsia")) == "楷体"
+    assert _run_json(out)["options"]["fonts"] == {"body": "仿宋", "heading2": "楷体"}
+    bad = _cli("run", str(inbox), "-o", str(tmp_path / "o2"), "-q", "--font", "正文=仿宋")
+    assert bad.returncode == 2 and "--font" in bad.stderr
