@@ -377,38 +377,30 @@ def _pick_cell(rng: random.Random, sh: Sheet):
     return rng.choice(sh.valued())
 
 
+# Cell kinds that are one value of one cell type: kind -> (values, type, description).
+_TYPED = {
+    "number": (NUMBERS[:14], "n", "number {}"),
+    "rawnum": (NUMBERS[14:], "n", "<v>{!r}</v> (t=n)"),  # a numeric cell whose <v> is not a number
+    "huge": (["1e308", "-1e308", "1.7976931348623157e308", "-1.7976931348623157e308"], "n", "{}"),
+    "bool": (["0", "1", "2", "true"], "b", "bool {}"),
+    "error": (ERRORS, "e", "error {}"),
+    "date": (DATES, "d", "date {}"),
+}
+
+
 def _cell_op(rng: random.Random, sh: Sheet, c) -> str:
     ref = c.get("r", "?")
     kind = rng.choice(["number", "text", "text", "bool", "error", "date", "formula", "formula", "empty", "remove",
                        "fullwidth", "huge", "shared", "rawnum"])
-    if kind == "number":
-        v = rng.choice(NUMBERS[:14])
-        sh.put(c, "n", v)
-        return f"{ref} = number {v}"
-    if kind == "rawnum":  # a numeric cell whose <v> is not a number
-        v = rng.choice(NUMBERS[14:])
-        sh.put(c, "n", v)
-        return f"{ref} = <v>{v!r}</v> (t=n)"
-    if kind == "huge":
-        v = rng.choice(["1e308", "-1e308", "1.7976931348623157e308", "-1.7976931348623157e308"])
-        sh.put(c, "n", v)
-        return f"{ref} = {v}"
+    if kind in _TYPED:
+        pool, typ, describe = _TYPED[kind]
+        v = rng.choice(pool)
+        sh.put(c, typ, v)
+        return f"{ref} = {describe.format(v)}"
     if kind == "text":
         v = rng.choice(TEXTS)
         sh.put(c, "s", v)
         return f"{ref} = text {v[:30]!r}{'…' if len(v) > 30 else ''} (len {len(v)})"
-    if kind == "bool":
-        v = rng.choice(["0", "1", "2", "true"])
-        sh.put(c, "b", v)
-        return f"{ref} = bool {v}"
-    if kind == "error":
-        v = rng.choice(ERRORS)
-        sh.put(c, "e", v)
-        return f"{ref} = error {v}"
-    if kind == "date":
-        v = rng.choice(DATES)
-        sh.put(c, "d", v)
-        return f"{ref} = date {v}"
     if kind == "formula":
         f, cached, t = rng.choice(FORMULAS)
         if rng.random() < 0.4:
