@@ -13,6 +13,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.worksheet import Worksheet
 
+from .cells import put
 from .model import BUDGET_FIELDS, FUNDS_FIELDS, NARRATIVE_HEADINGS
 
 FORM_SHEET = "自评表"
@@ -177,7 +178,7 @@ def _put(ws: Worksheet, rng: str, value, font: Font = BODY_FONT, align: Alignmen
     if ":" in rng:
         ws.merge_cells(rng)
     cell = ws[first]
-    set_value(cell, value)
+    put(cell, value)
     if number_format and isinstance(value, (int, float)):
         cell.number_format = number_format
     for row in ws[rng] if ":" in rng else ((ws[first],),):
@@ -189,9 +190,3 @@ def _put(ws: Worksheet, rng: str, value, font: Font = BODY_FONT, align: Alignmen
             if fill is not None:
                 x.fill = fill
 
-
-def set_value(cell, value) -> None:
-    """Store a value; text is always text (``=5家`` must never become a formula)."""
-    cell.value = value
-    if isinstance(value, str):
-        cell.data_type = "s"

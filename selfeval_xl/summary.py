@@ -14,6 +14,7 @@ import json
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from .cells import put
 from .fsutil import atomic_save_workbook, atomic_write_text
 
 SUMMARY_NAME = "汇总.xlsx"
@@ -24,7 +25,6 @@ SEVERITY_TEXT = {"error": "错误", "warning": "警告", "info": "提示"}
 SUMMARY_HEADER = ("文件", "项目名称", "主管部门", "年度", "自评总分", "自评分之和", "规则总分", "差异",
                   "错误", "警告", "提示", "状态", "说明")
 FINDINGS_HEADER = ("文件", "单元格", "代码", "级别", "说明")
-_FORMULA_START = ("=", "+", "-", "@")
 
 
 # ---- run.json -------------------------------------------------------------------------
@@ -46,25 +46,11 @@ def load_run_json(path: Path) -> dict | None:
 
 # ---- 汇总.xlsx ------------------------------------------------------------------------
 
-def _clean(text: str) -> str:
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    return ILLEGAL_CHARACTERS_RE.sub("", text)[:32_767]
-
-
 def _put(ws, row: int, col: int, value):
-    """Write one cell; strings are always text (never a formula), numbers stay numbers."""
+    """Write one cell (cells.put: strings are always text); empty values leave it blank."""
     cell = ws.cell(row, col)
-    if value is None or value == "":
-        return cell
-    if isinstance(value, str):
-        value = _clean(value)
-        cell.value = value
-        cell.data_type = "s"
-        if value.startswith(_FORMULA_START):
-            cell.quotePrefix = True
-    else:
-        cell.value = value
+    if value is not None and value != "":
+        put(cell, value)
     return cell
 
 

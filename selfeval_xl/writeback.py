@@ -37,6 +37,7 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.print_settings import PrintArea
 
 from . import office, sources
+from .cells import put
 from .fsutil import atomic_path
 from .model import Finding, Review, Scored
 
@@ -220,7 +221,7 @@ def _rebuild_from_values(source: Path, data: bytes, keep_vba: bool) -> Workbook:
     for grid in sources.load_grids(source):
         ws = wb.create_sheet(grid.name)
         for (row, col), value in grid.cells.items():
-            _put(ws.cell(row, col), value)
+            put(ws.cell(row, col), value)
         for r1, c1, r2, c2 in grid.merges:
             if (r1, c1) != (r2, c2):
                 ws.merge_cells(start_row=r1, start_column=c1, end_row=r2, end_column=c2)
@@ -458,7 +459,7 @@ def _add_columns(ws, review: Review, first: int) -> None:
     for i, (title, width) in enumerate(ADDED_COLUMNS):
         col = first + i
         cell = ws.cell(ev.header_row, col)
-        _put(cell, title)
+        put(cell, title)
         _copy_look(header, cell, with_fill=True)
         cell.alignment = _aligned(header.alignment, wrap=True)
         if header_rows > 1:
@@ -522,7 +523,7 @@ def _write_row(ws, row: int, first: int, values, model_cell, styles: dict) -> No
     """One row of the added columns, bordered and lettered like the form's own cell."""
     for i, (value, fmt) in enumerate(values):
         cell = ws.cell(row, first + i)
-        _put(cell, value)
+        put(cell, value)
         _style_like(cell, model_cell, i, fmt, i == len(values) - 1, styles)
 
 
@@ -726,7 +727,7 @@ class _Sheet:
     def line(self, *values, fmt: dict[int, str] | None = None, bold: bool = False) -> int:
         for i, value in enumerate(values, start=1):
             cell = self.ws.cell(self.row, i)
-            _put(cell, value)
+            put(cell, value)
             if fmt and i in fmt:
                 cell.number_format = fmt[i]
             if bold:
@@ -850,13 +851,6 @@ def _link_location(ref: str) -> str | None:
 
 
 # --------------------------------------------------------------------------- cells
-
-
-def _put(cell, value) -> None:
-    """Set a value; a string starting with '=' stays text (openpyxl would make it a formula)."""
-    cell.value = value
-    if isinstance(value, str) and value.startswith("="):
-        cell.data_type = "s"
 
 
 def _float(x: Decimal | None) -> float | None:
