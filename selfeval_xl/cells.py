@@ -22,3 +22,12 @@ def put(cell, value) -> None:
             cell.quotePrefix = True
     else:
         cell.value = value
+
+
+def print_a4_one_page_wide(ws, orientation: str = "portrait") -> None:
+    """A4, scaled to one page wide and as many pages long as needed (forms and review sheets)."""
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = orientation
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True

@@ -13,7 +13,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .cells import put
+from .cells import print_a4_one_page_wide, put
 from .model import BUDGET_FIELDS, FUNDS_FIELDS, NARRATIVE_HEADINGS
 
 FORM_SHEET = "自评表"
@@ -75,11 +75,7 @@ def build(content: dict | None = None) -> Workbook:
     ws.title = FORM_SHEET
     for col, width in WIDTHS.items():
         ws.column_dimensions[col].width = width
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.orientation = "portrait"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    print_a4_one_page_wide(ws)
     ws.print_options.horizontalCentered = True
     ws.page_margins.left = ws.page_margins.right = 0.5
 
@@ -147,10 +143,7 @@ def build(content: dict | None = None) -> Workbook:
     ns = wb.create_sheet(NARRATIVE_SHEET)
     ns.column_dimensions["A"].width = 18
     ns.column_dimensions["B"].width = 90
-    ns.page_setup.paperSize = ns.PAPERSIZE_A4
-    ns.page_setup.fitToWidth = 1
-    ns.page_setup.fitToHeight = 0
-    ns.sheet_properties.pageSetUpPr.fitToPage = True
+    print_a4_one_page_wide(ns)
     _put(ns, "A1:B1", "项目基本情况", Font(name="宋体", size=14, bold=True), CENTER, border=False)
     for i, heading in enumerate(NARRATIVE_HEADINGS):
         text = c["narrative"].get(heading)

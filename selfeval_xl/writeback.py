@@ -37,7 +37,7 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.print_settings import PrintArea
 
 from . import office, sources
-from .cells import put
+from .cells import print_a4_one_page_wide, put
 from .fsutil import atomic_path
 from .model import Finding, Review, Scored
 
@@ -765,7 +765,7 @@ def _add_review_sheet(wb: Workbook, review: Review, notices: list[str], file_nam
     ws = wb.create_sheet(REVIEW_SHEET, index)
     for i, width in enumerate(REVIEW_WIDTHS, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
-    _print_on_one_page_wide(ws)
+    print_a4_one_page_wide(ws, "landscape")
     out = _Sheet(ws)
     out.line("绩效自评复核结果")
     ws.cell(1, 1).font = Font(bold=True, size=14)
@@ -782,14 +782,6 @@ def _add_review_sheet(wb: Workbook, review: Review, notices: list[str], file_nam
         out.line("注意", bold=True)
         for i, text in enumerate(notices, start=1):
             out.text(2, text, label=i)
-
-
-def _print_on_one_page_wide(ws) -> None:
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
 
 
 def _summary(out: _Sheet, review: Review, file_name: str) -> None:
