@@ -100,7 +100,7 @@ def now_iso() -> str:
 
 @dataclass
 class Options:
-    profile: str = "suzhou-2020"
+    profile: str = "auto"
     template: str | None = None
     report: bool = True
     findings: bool = True
@@ -180,7 +180,8 @@ def options_from_args(args) -> tuple[Path, Path, Options]:
     from .rules import load_profile
 
     try:
-        load_profile(args.profile)
+        if args.profile != "auto":
+            load_profile(args.profile)
     except ValueError as err:
         raise UsageError(str(err)) from None
     except Exception as err:  # a broken TOML file given by path
@@ -335,7 +336,8 @@ def _worker_init(config: dict) -> dict:
     from . import reader, review, writeback  # noqa: F401
     from .rules import load_profile
 
-    state: dict = {"profile": load_profile(config["profile"]), "template": config.get("template")}
+    profile = config["profile"]  # "auto": each file by its form's default profile (review.profile_for)
+    state: dict = {"profile": profile if profile == "auto" else load_profile(profile), "template": config.get("template")}
     if config["report"]:
         from . import report
 
@@ -358,31 +360,15 @@ def process_file(task: dict, state: dict) -> dict:
     try:
         _fault(src.name)
         stage.mkdir(parents=True, exist_ok=True)
-        from .reader import read
-        from .review import num, review
-        from .writeback import reviewed_name, write_reviewed
+        from .pipeline import JobOptions, project_summary, review_into
 
-        ev = read(src)
-        r = review(ev, state["profile"])
-        staged = [Path(write_reviewed(r, src, stage / reviewed_name(src))).name]
-        if task["report"]:
-            from .report import render_report, report_name
-
-            staged.append(Path(render_report(r, stage / report_name(src), template=state.get("template"),
-                                             findings=task["findings"], fonts=task.get("fonts"))).name)
-        missing = [n for n in staged if not (stage / n).is_file()]
-        if missing:
-            raise RuntimeError(f"输出文件未生成：{'、'.join(missing)}")
-        counts = r.severity_counts()
-        result.update(
-            status="ok", staged=staged,
-            totals={"stated": num(r.stated_total), "self": num(r.self_total), "computed": num(r.computed_total)},
-            findings={k: counts.get(k, 0) for k in ("error", "warning", "info")},
-            project={"name": ev.project_name.text, "department": ev.department.text,
-                     "year": num(ev.year.number) if ev.year.number is not None else (ev.year.text or None)},
-            finding_items=[{"cell": f.cell, "code": f.code, "severity": f.severity, "message": f.message} for f in r.findings],
-            profile=r.profile,
-        )
+        job = review_into(src, stage, JobOptions(profile=state["profile"], report=task["report"],
+                                                 findings=task["findings"], template=state.get("template"),
+                                                 fonts=task.get("fonts")))
+        projects = [dict(project_summary(p.review), outputs=list(p.outputs)) for p in job.projects]
+        first = projects[0]
+        result.update(status="ok", staged=list(job.outputs), projects=projects,
+                      **{k: first[k] for k in ("totals", "findings", "project", "finding_items", "profile")})
     except ReadError as err:
         err.file = name  # the path relative to INBOX, not wherever the reader saw it
         result["error"] = err.to_dict()

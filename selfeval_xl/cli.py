@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="读取并复核一个自评表，输出结果")
     c.add_argument("file")
     c.add_argument("--json", action="store_true", help="输出 JSON")
-    c.add_argument("--profile", default="suzhou-2020", help="评分规则配置（名称或 .toml 路径）")
+    c.add_argument("--profile", default="auto", help="评分规则配置（名称或 .toml 路径；auto：按识别出的表式自动选择）")
     c.add_argument("--no-score", action="store_true", help="只输出读取结果，不评分")
     c.set_defaults(func=cmd_check)
 
@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("inbox", metavar="INBOX", help="输入文件夹（含子文件夹）")
     c.add_argument("-o", "--output", required=True, metavar="OUTBOX", help="输出文件夹（子文件夹结构与输入相同）")
     c.add_argument("-j", "--jobs", default=None, metavar="N", help="同时处理的文件数（默认：CPU 核数）")
-    c.add_argument("--profile", default="suzhou-2020", help="评分规则配置（名称或 .toml 路径）")
+    c.add_argument("--profile", default="auto", help="评分规则配置（名称或 .toml 路径；auto：按识别出的表式自动选择）")
     c.add_argument("--report-template", default=None, metavar="F", help="自评价报告模板（.docx）")
     c.add_argument("--no-report", action="store_true", help="不生成自评价报告")
     c.add_argument("--no-findings", action="store_true", help="报告中不附复核发现")

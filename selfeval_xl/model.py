@@ -117,6 +117,7 @@ class SelfEvaluation:
     notices: tuple[Finding, ...] = ()  # content problems met while reading (e.g. formula without cached value)
     header_row: int = 0  # 1-based sheet row of the indicator table header, for writers
     last_column: int = 0  # 1-based column of 自评分 in the indicator table
+    form: str = "suzhou"  # the layout that read it (layout.<form>.NAME): picks the profile under "auto"
 
     @property
     def indicators(self) -> tuple[Indicator, ...]:

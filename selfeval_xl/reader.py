@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import ReadError
-from .layout import read_grids
+from .layout import read_all_grids, read_grids
 from .model import SelfEvaluation
 from .sources import DEFAULT_LIMITS, Limits, load_grids
 
@@ -14,6 +14,22 @@ def read(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> SelfEvaluation:
     path = Path(path)
     try:
         return read_grids(load_grids(path, limits), path.name)
+    except ReadError as err:
+        raise err.with_file(path.name)
+    except RecursionError:
+        raise ReadError("TOO_LARGE", "工作簿结构嵌套过深", path.name) from None
+    except MemoryError:
+        raise ReadError("TOO_LARGE", "读取时内存不足", path.name) from None
+
+
+def read_all(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> list[SelfEvaluation]:
+    """Every form in the file (one per sheet that holds one), in sheet order; at least one.
+
+    Raises ReadError like ``read`` when the file holds no form at all.
+    """
+    path = Path(path)
+    try:
+        return read_all_grids(load_grids(path, limits), path.name)
     except ReadError as err:
         raise err.with_file(path.name)
     except RecursionError:

@@ -12,8 +12,19 @@ from .sources import DEFAULT_LIMITS, Limits
 DEFAULT_PROFILE = "suzhou-2020"
 
 
-def review(ev: SelfEvaluation, profile: str | rules.Profile = DEFAULT_PROFILE) -> Review:
-    p = rules.load_profile(profile) if isinstance(profile, str) else profile
+def profile_for(ev: SelfEvaluation, profile: str | rules.Profile = "auto") -> rules.Profile:
+    """The profile to score ``ev`` by: the one given, or under "auto" its form's default."""
+    if isinstance(profile, rules.Profile):
+        return profile
+    if profile in ("auto", "", None):
+        from .layout import LAYOUTS
+
+        profile = next((m.DEFAULT_PROFILE for m in LAYOUTS if m.NAME == ev.form), DEFAULT_PROFILE)
+    return rules.load_profile(profile)
+
+
+def review(ev: SelfEvaluation, profile: str | rules.Profile = "auto") -> Review:
+    p = profile_for(ev, profile)
     scored = tuple(rules.score(i, p) for i in ev.indicators)
     findings = tuple(checks.run(ev, scored, p))
     by_ind = {id(s.indicator): s for s in scored}
@@ -33,7 +44,7 @@ def review(ev: SelfEvaluation, profile: str | rules.Profile = DEFAULT_PROFILE) -
     )
 
 
-def review_file(path: str | Path, profile: str | rules.Profile = DEFAULT_PROFILE, limits: Limits = DEFAULT_LIMITS) -> Review:
+def review_file(path: str | Path, profile: str | rules.Profile = "auto", limits: Limits = DEFAULT_LIMITS) -> Review:
     return review(read(path, limits), profile)
 
 

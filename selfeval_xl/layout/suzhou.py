@@ -27,6 +27,10 @@ from ..model import (
 )
 from ..sources import Grid, cell_text
 
+NAME = "suzhou"
+TITLE = "苏州市级财政支出项目绩效自评表"
+DEFAULT_PROFILE = "suzhou-2020"
+
 # Column headers of the indicator table: key -> accepted labels (normalised).
 INDICATOR_COLUMNS: dict[str, tuple[str, ...]] = {
     "project": ("项目",),
@@ -205,7 +209,7 @@ def read_grids(grids: list[Grid], file: str) -> SelfEvaluation:
         budget=budget, funds=funds, composition_total=comp_total, sub_items=tuple(items),
         categories=tuple(categories), performance_label=perf_label, performance_points=perf_points,
         stated_total=stated, narrative=narrative, instructions=instructions, notices=tuple(notices),
-        header_row=head_row, last_column=max(cols.values()),
+        header_row=head_row, last_column=max(cols.values()), form=NAME,
     )
 
 
