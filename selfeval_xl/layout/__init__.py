@@ -18,9 +18,22 @@ def read_grids(grids, file: str):
 
 
 def read_all_grids(grids, file: str) -> list:
-    """Every form found in the grids, in sheet order. Raises ReadError when there is none."""
-    # TODO(issues 12/13): try every layout on every sheet; today the Suzhou layout reads the first form.
-    return [suzhou.read_grids(grids, file)]
+    """Every form found in the grids, in sheet order: each sheet is read by the first layout
+    whose ``detect`` accepts it. Raises ReadError when there is none."""
+    from ..errors import ReadError
+
+    if not grids or all(not g.cells for g in grids):
+        raise ReadError("EMPTY", "工作簿中没有任何内容", file)
+    found = []
+    for g in grids:
+        layout = next((m for m in LAYOUTS if m.detect(g)), None)
+        if layout is not None:
+            found.append(layout.read_sheet(grids, g, file))
+    if not found:
+        tried = "、".join(f"《{m.TITLE}》" for m in LAYOUTS)
+        raise ReadError("NOT_SELF_EVALUATION_FORM", f"没有找到可识别的绩效自评表（已尝试：{tried}）", file,
+                        hint="请确认使用的是绩效自评表模板")
+    return found
 
 
 __all__ = ["LAYOUTS", "read_grids", "read_all_grids"]

@@ -147,21 +147,26 @@ class _Sheet:
         return t in known
 
 
+def detect(grid: Grid) -> bool:
+    """Does this sheet hold the Suzhou form (its indicator table header)?"""
+    return _indicator_header(_Sheet(grid)) is not None
+
+
 def read_grids(grids: list[Grid], file: str) -> SelfEvaluation:
-    """Find the 自评表 among the sheets and read it into a SelfEvaluation."""
+    """The first Suzhou form among the sheets, read into a SelfEvaluation."""
     if not grids or all(not g.cells for g in grids):
         raise ReadError("EMPTY", "工作簿中没有任何内容", file)
-    form = None
     for g in grids:
-        s = _Sheet(g)
-        header = _indicator_header(s)
-        if header:
-            form = (s, header)
-            break
-    if form is None:
-        raise ReadError("NOT_SELF_EVALUATION_FORM", "没有找到含“指标名称、目标值、实际完成值、自评分”表头的指标表", file,
-                        hint="请确认使用的是绩效自评表模板")
-    s, (head_row, cols) = form
+        if detect(g):
+            return read_sheet(grids, g, file)
+    raise ReadError("NOT_SELF_EVALUATION_FORM", "没有找到含“指标名称、目标值、实际完成值、自评分”表头的指标表", file,
+                    hint="请确认使用的是绩效自评表模板")
+
+
+def read_sheet(grids: list[Grid], grid: Grid, file: str) -> SelfEvaluation:
+    """Read the form on ``grid`` (``detect(grid)`` is true); ``grids`` are all sheets, for the narrative."""
+    s = _Sheet(grid)
+    head_row, cols = _indicator_header(s)
     sheet = s.g.name
     notices: list[Finding] = []
 
