@@ -36,8 +36,40 @@ NARRATIVE_HEADINGS: tuple[str, ...] = (
 )
 
 
-# The four indicator classes in form order; the key is what rule profiles refer to.
-CATEGORY_KINDS: dict[str, str] = {"投入": "input", "产出": "output", "结果": "outcome", "影响力": "impact"}
+# The indicator classes in form order; the key is what rule profiles refer to. Suzhou: 投入/产出/
+# 结果/影响力目标; national (财预〔2020〕10号): 产出/效益/满意度指标.
+CATEGORY_KINDS: dict[str, str] = {"投入": "input", "产出": "output", "结果": "outcome", "影响力": "impact",
+                                  "效益": "benefit", "满意度": "satisfaction"}
+
+
+@dataclass(frozen=True)
+class ExecutionRow:
+    """One row of the national form's 项目资金 block (年度资金总额, 当年财政拨款, 上年结转资金, 其他资金).
+
+    Amounts are as printed, in ``BudgetExecution.unit``; 分值/执行率/得分 only on the total row.
+    """
+
+    label: str  # as printed
+    initial: Value  # 年初预算数
+    annual: Value  # 全年预算数
+    executed: Value  # 全年执行数
+    points: Value  # 分值
+    rate: Value  # 执行率 (as printed: 98.5%, 0.985, or blank)
+    score: Value  # 得分
+    cell: str  # the label cell
+
+
+@dataclass(frozen=True)
+class BudgetExecution:
+    """The national form's 项目资金（万元） block, keyed total/current/carryover/other."""
+
+    rows: dict[str, ExecutionRow]
+    unit: str = "万元"  # from the block label: 项目资金（万元） or 项目资金（元）
+    cell: str = ""  # the block label cell
+
+    @property
+    def total(self) -> ExecutionRow | None:
+        return self.rows.get("total")
 
 
 @dataclass(frozen=True)
@@ -69,10 +101,12 @@ class Indicator:
     actual: Value
     self_score: Value
     cell: str  # the name cell
+    subcategory: str = ""  # national form: 二级指标 (数量指标, 质量指标 …)
+    reason: Value = Value("")  # national form: 偏差原因分析及改进措施
 
     @property
     def kind(self) -> str:
-        """input/output/outcome/impact, from the class name."""
+        """input/output/outcome/impact (Suzhou), output/benefit/satisfaction (national), from the class name."""
         return category_kind(self.category)
 
 
@@ -118,6 +152,11 @@ class SelfEvaluation:
     header_row: int = 0  # 1-based sheet row of the indicator table header, for writers
     last_column: int = 0  # 1-based column of 自评分 in the indicator table
     form: str = "suzhou"  # the layout that read it (layout.<form>.NAME): picks the profile under "auto"
+    # National form (财预〔2020〕10号) only; empty for Suzhou:
+    implementer: Value = Value("")  # 实施单位
+    execution: BudgetExecution | None = None  # 项目资金 block with 预算执行率 分值/得分
+    total_points: Value = Value("")  # 总分 row's 分值 (100)
+    grade: Value = Value("")  # the printed 等级 beside 总分 (优/良/中/差), if any
 
     @property
     def indicators(self) -> tuple[Indicator, ...]:
@@ -165,6 +204,11 @@ class Review:
     categories: tuple[CategoryTotal, ...]
     self_total: Decimal
     computed_total: Decimal
+    # National form: the 预算执行率 part (included in self_total / computed_total) and the 等级.
+    execution_self: Decimal | None = None  # the 得分 printed for 预算执行率
+    execution_score: Decimal | None = None  # its rule score
+    execution_basis: str = ""  # Chinese sentence, like Scored.basis
+    grade: str | None = None  # 等级 of computed_total by the profile's grade bands (优/良/中/差), or None
 
     @property
     def stated_total(self) -> Decimal | None:
