@@ -32,12 +32,24 @@ SEVERITY: dict[str, str] = {
     "OVER_ACHIEVED": "info",
     "MISSING_VALUE": "warning",
     "FORMULA_NO_VALUE": "error",
+    # National form (财预〔2020〕10号), checks_national.py:
+    "BUDGET_SCORE_MISMATCH": "error",
+    "EXECUTION_RATE_MISMATCH": "warning",
+    "BUDGET_ROWS_SUM": "warning",
+    "DEVIATION_REASON_MISSING": "warning",
+    "ACTUAL_REPEATS_TARGET": "warning",
+    "CLASS_WEIGHTS": "info",
+    "GRADE_MISMATCH": "error",
 }
 
 
 def run(ev: SelfEvaluation, scored: list[Scored] | tuple[Scored, ...], profile: Profile) -> list[Finding]:
     findings = list(ev.notices)
     findings += _indicator_findings(scored, profile)
+    if ev.form == "national":  # its own money block and totals; no Suzhou balances, split or goals
+        from . import checks_national
+
+        return findings + _weights(ev, profile) + checks_national.run(ev, scored, profile)
     findings += _totals(ev, scored, profile)
     findings += _weights(ev, profile)
     findings += _money(ev, profile)
@@ -110,6 +122,8 @@ def _money(ev: SelfEvaluation, p: Profile) -> list[Finding]:
     out = []
     tol = p.tol("money")
     b, f = {k: v.number for k, v in ev.budget.items()}, {k: v.number for k, v in ev.funds.items()}
+    if not b or not f:  # a form without the Suzhou money blocks (the national form)
+        return out
     if None not in (b["initial"], b["adjustment"], b["allocated"], b["balance"]):
         expect = b["initial"] + b["adjustment"] - b["allocated"]
         if abs(expect - b["balance"]) > tol:

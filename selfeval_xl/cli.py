@@ -63,10 +63,14 @@ def cmd_parse(args) -> int:
 
 
 def cmd_profiles(args) -> int:
+    from .layout import LAYOUTS
     from .rules import load_profile, profile_names
 
+    titles = {m.NAME: m.TITLE for m in LAYOUTS}
     for name in profile_names():
-        print(f"{name}\t{load_profile(name).title}")
+        p = load_profile(name)
+        forms = "、".join(f"《{titles[n]}》" if n in titles else n for n in p.layouts)
+        print(f"{name}\t{p.title}\t适用表式：{forms}")
     return EXIT_OK
 
 

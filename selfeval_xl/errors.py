@@ -14,6 +14,7 @@ CODES: dict[str, str] = {
     "EMPTY": "文件或工作表为空",
     "NOT_SELF_EVALUATION_FORM": "未找到绩效自评表的指标表",
     "MISSING_FIELD": "缺少必填项",
+    "PROFILE_NOT_FOR_FORM": "评分规则配置不适用于该表式",
     "TOO_LARGE": "文件超出处理限制",
     "UNSAFE_CONTENT": "文件含有不安全的内容",
     "TIMEOUT": "处理超时",

@@ -50,6 +50,7 @@ def project_summary(r: Review) -> dict:
         "sheet": ev.sheet,
         "profile": r.profile,
         "totals": {"stated": num(r.stated_total), "self": num(r.self_total), "computed": num(r.computed_total)},
+        "grade": r.grade,  # 等级 of the computed total by the profile's grade bands; None for Suzhou
         "findings": {k: counts.get(k, 0) for k in ("error", "warning", "info")},
         "project": {"name": ev.project_name.text, "department": ev.department.text,
                     "year": num(ev.year.number) if ev.year.number is not None else (ev.year.text or None)},

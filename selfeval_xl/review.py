@@ -4,7 +4,8 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from . import checks, rules
+from . import checks, national_rules, rules
+from .errors import ReadError
 from .model import CategoryTotal, Review, SelfEvaluation, Value
 from .reader import read
 from .sources import DEFAULT_LIMITS, Limits
@@ -14,13 +15,21 @@ DEFAULT_PROFILE = "suzhou-2020"
 
 def profile_for(ev: SelfEvaluation, profile: str | rules.Profile = "auto") -> rules.Profile:
     """The profile to score ``ev`` by: the one given, or under "auto" its form's default."""
-    if isinstance(profile, rules.Profile):
-        return profile
-    if profile in ("auto", "", None):
-        from .layout import LAYOUTS
+    from .layout import LAYOUTS
 
-        profile = next((m.DEFAULT_PROFILE for m in LAYOUTS if m.NAME == ev.form), DEFAULT_PROFILE)
-    return rules.load_profile(profile)
+    if isinstance(profile, rules.Profile):
+        p = profile
+    elif profile in ("auto", "", None):
+        p = rules.load_profile(next((m.DEFAULT_PROFILE for m in LAYOUTS if m.NAME == ev.form), DEFAULT_PROFILE))
+    else:
+        p = rules.load_profile(profile)
+    if ev.form not in p.layouts:  # e.g. --profile hubei-2020 on a Suzhou workbook: its rules do not apply
+        titles = {m.NAME: m.TITLE for m in LAYOUTS}
+        forms = "、".join(f"《{titles.get(n, n)}》" for n in p.layouts)
+        raise ReadError("PROFILE_NOT_FOR_FORM",
+                        f"评分规则配置“{p.name}”适用于{forms}，而本文件是《{titles.get(ev.form, ev.form)}》", ev.file,
+                        hint="请使用 --profile auto（按表式自动选择）或适用于该表式的配置（selfeval-xl profiles 列出全部）")
+    return p
 
 
 def review(ev: SelfEvaluation, profile: str | rules.Profile = "auto") -> Review:
@@ -37,10 +46,19 @@ def review(ev: SelfEvaluation, profile: str | rules.Profile = "auto") -> Review:
             sum((i.self_score.number or Decimal(0) for i in c.indicators), Decimal(0)),
             sum((s.score for s in ss), Decimal(0)),
         ))
+    self_total = sum((c.self for c in cats), Decimal(0))
+    computed_total = sum((c.computed for c in cats), Decimal(0))
+    execution = {}
+    if p.scheme == "ratio":  # 总分 = 预算执行率得分 + Σ 得分, under the profile's caps
+        ex = national_rules.execution(ev, p)
+        t = national_rules.totals(ev, scored, p, ex)
+        self_total, computed_total = t.self_total, t.computed_total
+        if ex is not None:
+            execution = {"execution_self": ex.self, "execution_score": ex.score, "execution_basis": ex.basis}
     return Review(
         evaluation=ev, profile=p.name, scored=scored, findings=findings, categories=tuple(cats),
-        self_total=sum((c.self for c in cats), Decimal(0)),
-        computed_total=sum((c.computed for c in cats), Decimal(0)),
+        self_total=self_total, computed_total=computed_total,
+        grade=national_rules.grade_of(computed_total, p), **execution,
     )
 
 
@@ -97,5 +115,8 @@ def to_json(r: Review) -> dict:
             "basis": s.basis,
             "measure": {"target": s.target.to_dict(), "actual": s.actual.to_dict()},
         })
+    out["grade"] = r.grade
+    if r.execution_score is not None:
+        out["execution"] = {"self": num(r.execution_self), "computed": num(r.execution_score), "basis": r.execution_basis}
     out["findings"] = [{"code": f.code, "severity": f.severity, "cell": f.cell, "message": f.message} for f in r.findings]
     return out

@@ -48,6 +48,18 @@ class Profile:
     data: dict
 
     @property
+    def scheme(self) -> str:
+        """How indicators are scored: "curves" (completion curves, suzhou-2020; the default) or
+        "ratio" (proportional scores and qualitative bands, 财预〔2020〕10号: national_rules)."""
+        return self.data.get("scheme", "curves")
+
+    @property
+    def layouts(self) -> tuple[str, ...]:
+        """The forms (layout NAMEs) this profile scores; a profile without ``layout`` is Suzhou's."""
+        layout = self.data.get("layout", "suzhou")
+        return (layout,) if isinstance(layout, str) else tuple(layout)
+
+    @property
     def decimals(self) -> int:
         return int(self.data["rounding"]["decimals"])
 
@@ -83,19 +95,49 @@ def profile_names() -> list[str]:
 @lru_cache(maxsize=16)
 def load_profile(name_or_path: str = "suzhou-2020") -> Profile:
     """A profile by name (bundled) or by path to a TOML file. Raises ValueError if unknown."""
+    data = _profile_data(name_or_path, ())
+    return Profile(data["name"], data.get("title", data["name"]), data)
+
+
+def _profile_data(name_or_path: str, chain: tuple[str, ...], base: Path | None = None) -> dict:
+    """The TOML of a profile with its ``extends`` chain merged in (the child wins, see ``merge``).
+
+    ``extends`` names a bundled profile or a .toml path (relative to the extending file), so a
+    regional profile holds only what differs from the one it extends."""
     path = Path(name_or_path)
+    if base is not None and path.suffix == ".toml" and not path.is_absolute():
+        path = base / path
     if path.suffix == ".toml" and path.is_file():
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        key, text, here = str(path.resolve()), path.read_text(encoding="utf-8"), path.resolve().parent
     else:
         res = resources.files("selfeval_xl.profiles") / f"{name_or_path}.toml"
         if not res.is_file():
             raise ValueError(f"未知的规则配置“{name_or_path}”，可用：{'、'.join(profile_names())}")
-        data = tomllib.loads(res.read_text(encoding="utf-8"))
-    return Profile(data["name"], data.get("title", data["name"]), data)
+        key, text, here = f"bundled:{name_or_path}", res.read_text(encoding="utf-8"), None
+    if key in chain:
+        raise ValueError(f"规则配置“{name_or_path}”的 extends 形成循环：{' → '.join(chain + (key,))}")
+    data = tomllib.loads(text)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    return merge(_profile_data(str(parent), chain + (key,), here), data)
+
+
+def merge(base: dict, override: dict) -> dict:
+    """A deep merge of TOML tables: tables merge key by key; anything else (numbers, strings,
+    arrays such as total_caps or class_weights.split) is replaced whole by the override."""
+    out = dict(base)
+    for k, v in override.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def score(ind: Indicator, profile: Profile) -> Scored:
     """The rule score of one indicator, its completion rate and the basis sentence."""
+    if profile.scheme != "curves":
+        from .national_rules import score_indicator
+
+        return score_indicator(ind, profile)
     t = values.parse(ind.target.text if ind.target.number is None else ind.target.number)
     a = values.parse(ind.actual.text if ind.actual.number is None else ind.actual.number)
     weight = ind.weight.number if ind.weight.number is not None and ind.weight.number > 0 else Decimal(0)
