@@ -46,10 +46,11 @@ def band_of(a: values.Measure, t: values.Measure, p: Profile) -> str | None:
     """The band an actual's words put it in (met/partial/not_met), or None when they do not say."""
     q = p.data["qualitative"]
     text = "".join((a.display or a.text).split())
-    phrases = sorted(((ph, k) for k, b in bands(p).items() for ph in b.phrases), key=lambda x: -len(x[0]))
-    for ph, k in phrases:  # the longest phrase first: 未达成年度指标 before 达成年度指标
-        if ph and ph in text:
-            return k
+    # The phrase found first in the text wins, the longest on a tie: a qualifier comes before what
+    # it qualifies (部分达成年度指标 is partial, 未达成年度指标 not met, 已达成年度指标 met).
+    hits = [(text.find(ph), -len(ph), k) for k, b in bands(p).items() for ph in b.phrases if ph and ph in text]
+    if hits:
+        return min(hits)[2]
     if a.kind == "verdict" and a.verdict in bands(p):
         return a.verdict
     if a.kind == "grade" and a.grade in q.get("grades", {}):
