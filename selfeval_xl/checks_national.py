@@ -80,7 +80,7 @@ def _total(ev: SelfEvaluation, scored, ex, p: Profile) -> list[Finding]:
         out.append(_f("MISSING_VALUE", ev.stated_total.cell, f"未填写总分（{parts}为{plain(t.self_total)}{capped}）"))
     elif abs(stated - t.self_total) > p.tol("score"):
         out.append(_f("TOTAL_MISMATCH", ev.stated_total.cell,
-                      f"总分{plain(stated)}与{parts}{plain(t.self_sum)}{capped}不一致，应为{plain(t.self_total)}，"
+                      f"填报总分{plain(stated)}，而{parts}为{plain(t.self_sum)}{capped}，总分应为{plain(t.self_total)}，"
                       f"相差{plain(abs(t.self_total - stated))}"))
     weights = sum((s.indicator.weight.number or ZERO for s in scored), ZERO) + (ex.points if ex is not None else ZERO)
     points = ev.total_points.number if ev.total_points.number is not None else Decimal(str(p.data["total"]["points"]))
