@@ -122,14 +122,18 @@ def _class_weights(ev: SelfEvaluation, ex, p: Profile) -> list[Finding]:
 
 
 def _reasons(scored, p: Profile) -> list[Finding]:
-    """DEVIATION_REASON_MISSING: below 分值 (self or rule score) with an empty 偏差原因 cell."""
+    """DEVIATION_REASON_MISSING: below 分值 (self or rule score) with an empty 偏差原因 cell; and
+    MISSING_VALUE for a blank 分值 (a row without one is an indicator only when it has values)."""
     empty = {"", *p.setting("empty_reason_marks")}
     tol = p.tol("score")
     out = []
     for s in scored:
         ind = s.indicator
         w, own = ind.weight.number, ind.self_score.number
-        if w is None or w <= 0:
+        if w is None:
+            out.append(_f("MISSING_VALUE", ind.weight.cell, f"“{ind.name}”未填写分值，按0分计"))
+            continue
+        if w <= 0:
             continue
         below = (own is not None and own < w - tol) or s.score < w - tol
         if below and "".join(ind.reason.text.split()) in empty:

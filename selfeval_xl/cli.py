@@ -42,7 +42,13 @@ def cmd_check(args) -> int:
     if args.no_score:
         _print_json(evaluation_json(ev))
         return EXIT_OK
-    r = review(ev, args.profile)
+    try:
+        r = review(ev, args.profile)
+    except ReadError as err:  # PROFILE_NOT_FOR_FORM: the profile given does not score this form
+        if args.json:
+            _print_json({"file": Path(args.file).name, "error": err.to_dict()})
+        print(err.message, file=sys.stderr)
+        return EXIT_USAGE
     if args.json:
         _print_json(to_json(r))
     else:

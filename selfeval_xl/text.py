@@ -19,8 +19,12 @@ def review_summary(r: Review) -> str:
     for c in r.categories:
         pts = plain(c.points) if c.points is not None else "—"
         lines.append(_row(c.name, pts, plain(c.weight_sum), plain(c.self), plain(c.computed)))
+    if r.execution_score is not None:  # national form: the 预算执行率 row
+        own = plain(r.execution_self) if r.execution_self is not None else "未填"
+        lines.append(_row("预算执行率", "", "", own, plain(r.execution_score)))
     stated = plain(r.stated_total) if r.stated_total is not None else "未填"
-    lines += ["", f"合计：填报 {stated}，自评分之和 {plain(r.self_total)}，按规则 {plain(r.computed_total)}", ""]
+    grade = f"，等级 {r.grade}" if r.grade else ""
+    lines += ["", f"合计：填报 {stated}，自评分之和 {plain(r.self_total)}，按规则 {plain(r.computed_total)}{grade}", ""]
     counts = r.severity_counts()
     lines.append(f"复核发现 {len(r.findings)} 条：错误 {counts['error']}，警告 {counts['warning']}，提示 {counts['info']}")
     for sev in ("error", "warning", "info"):

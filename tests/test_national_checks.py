@@ -8,6 +8,8 @@ import sys
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import SAMPLE
 from national_factory import CLEAN, CLEAN_BUDGET, cell_of, national, with_row
@@ -240,3 +242,41 @@ def test_suzhou_review_has_no_grade():
     r = review_file(SAMPLE)
     assert r.grade is None and r.execution_score is None and r.computed_total == D("77.51")
     assert to_json(r)["grade"] is None and "execution" not in to_json(r)
+
+
+def test_blank_weight_is_missing_value():
+    f = only(findings(national(with_row(CLEAN, 3, weight=None, score=0))), "MISSING_VALUE")
+    assert f.cell == "自评表!F15" and "未填写分值" in f.message
+
+
+def test_check_json_reports_profile_refusal():
+    out = subprocess.run([sys.executable, "-m", "selfeval_xl", "check", str(SAMPLE), "--json", "--profile", "national-2020"],
+                         capture_output=True, timeout=120)
+    assert out.returncode == 2
+    assert json.loads(out.stdout)["error"]["code"] == "PROFILE_NOT_FOR_FORM"
+
+
+def test_human_summary_shows_execution_and_grade():
+    from selfeval_xl.text import review_summary
+
+    text = review_summary(review(national(), "national-2020"))
+    assert "预算执行率" in text and "9.85" in text and "等级 优" in text
+
+
+amounts = st.decimals(min_value=D("1"), max_value=D("1000000"), places=2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(annual=amounts, share=st.decimals(min_value=D("0.01"), max_value=D("1.2"), places=4),
+       style=st.sampled_from(["pct1", "pct2", "pct0", "fraction3", "fraction4"]))
+def test_a_correctly_rounded_printed_rate_is_never_flagged(annual, share, style):
+    from decimal import ROUND_HALF_UP
+
+    executed = (annual * share).quantize(D("0.01"))
+    rate = executed / annual * 100
+    q = lambda x, e: x.quantize(D(1).scaleb(-e), rounding=ROUND_HALF_UP)
+    printed = {"pct1": f"{q(rate, 1)}%", "pct2": f"{q(rate, 2)}%", "pct0": f"{q(rate, 0)}%",
+               "fraction3": q(rate / 100, 3), "fraction4": q(rate / 100, 4)}[style]
+    b = {"total": (annual, annual, executed, 10, printed, None)}
+    fs = review(national(budget=b), "national-2020").findings
+    assert "EXECUTION_RATE_MISMATCH" not in {f.code for f in fs}
