@@ -153,7 +153,9 @@ def _quantity(t, a, p: Profile) -> _Judgement:
         return _Judgement(fraction=f, completion=completion, forward=False,
                           basis=f"反向指标，实际{_qty(a)}超过指标值{_qty(t)}，按指标值÷实际={_pct(f * HUNDRED)}计分")
     met = av >= tv if (t.op in ("≥", "=") or strict_equal) else av > tv
-    if tv <= 0:
+    if tv <= 0:  # no ratio to a zero target
+        if tv == 0 and t.op == "=" and q["zero_target_is_a_ceiling"]:
+            met = av <= 0
         return _Judgement(fraction=Decimal(1) if met else ZERO,
                           basis=f"指标值为{_qty(t)}，实际{_qty(a)}，{'达成' if met else '未达成'}")
     completion = _rate(av, tv)

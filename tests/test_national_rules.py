@@ -339,3 +339,34 @@ def test_band_acceptance(own, weight, band, profile):
 def test_clean_rows_are_consistent():
     assert sum(r[5] for r in CLEAN) + CLEAN_BUDGET["total"][3] == 100
     assert with_row(CLEAN, 0, actual="90人")[0][4] == "90人"
+
+
+# Pairs from published national tables (the ids of the team's value_strings table, copied here):
+# target | actual | 分值 | self-score | expected rule score | flags
+REAL = [
+    ("≥266米", "≥266米", 10, 10, 10, ("ACTUAL_REPEATS_TARGET",)),  # 25
+    ("≥90%", "≥90%", 5, 5, 5, ("ACTUAL_REPEATS_TARGET",)),  # 27
+    ("═100%", "98%", 10, 9, D("9.8"), ()),  # 41: the table gave 9; the ratio gives 9.8
+    ("不低于95%", "达成预期指标", 10, 10, 10, ("ACTUAL_NOT_NUMERIC",)),  # 53: met band, 10 accepted
+    ("小于0.9‰", "达成预期指标", 10, 7, 8, ("ACTUAL_NOT_NUMERIC",)),  # 55: 7 below the met band 8–10
+    ("效果明显", "达成预期指标", 10, 9, 9, ()),  # 101
+    ("是", "达成预期指标", 10, 10, 10, ()),  # 109
+    ("有效", "有效", 5, 5, 5, ()),  # 105: same words
+    ("全天候可用", "全天候", 5, 4, 4, ("VALUE_UNPARSED",)),  # 119: kept
+    ("完成时间为2022年12月30日", "完成时间为2022年12月30日", 6, 5, 6, ()),  # 125: on time → full
+    ("11月底前", "10月", 5, 5, 5, ()),  # 127
+    ("在项目计划完成时间内完成", "达成预期指标", 5, 5, 5, ()),  # 129
+    ("0次", "0次", 5, 5, 5, ()),  # 93: a zero target is a ceiling
+    ("0次", "1次", 5, 0, 0, ()),
+    ("100%", "1000件", 5, 5, 0, ("UNIT_MISMATCH",)),  # 95
+    ("0.5个百分点", "高于上年", 5, 5, 0, ("ACTUAL_NOT_NUMERIC",)),  # 139
+    ("15%及其以下", "=0.3%", 5, 5, 5, ()),  # 18: 反向 within the bound
+    ("≥16万吨", "=12.33万吨", 10, 10, D("7.71"), ()),  # 9: 12.33 ÷ 16 × 10 = 7.706…
+    ("≥95", "=103.27", 4, 4, 4, ()),  # 11
+]
+
+
+@pytest.mark.parametrize("target,actual,weight,own,expected,flags", REAL)
+def test_real_national_pairs(target, actual, weight, own, expected, flags):
+    s = score(ind(target, actual, weight, self_score=own, category="效益指标"), P)
+    assert (s.score, s.flags) == (D(expected), flags), s.basis
