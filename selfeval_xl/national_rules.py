@@ -148,23 +148,28 @@ def _quantity(t, a, p: Profile) -> _Judgement:
         if met:
             flags = _over_flags(completion, False, p)
             return _Judgement(fraction=Decimal(1), completion=completion, flags=flags, forward=False,
-                              basis=f"反向指标，实际{_qty(a)}未超过指标值{_qty(t)}，达成")
+                              basis=f"反向指标，实际{_bare(a)}未超过指标值{_bare(t)}，达成")
         f = min(Decimal(1), max(ZERO, tv / av))
         return _Judgement(fraction=f, completion=completion, forward=False,
-                          basis=f"反向指标，实际{_qty(a)}超过指标值{_qty(t)}，按指标值÷实际={_pct(f * HUNDRED)}计分")
+                          basis=f"反向指标，实际{_bare(a)}超过指标值{_bare(t)}，按指标值÷实际={_pct(f * HUNDRED)}计分")
     met = av >= tv if (t.op in ("≥", "=") or strict_equal) else av > tv
     if tv <= 0:  # no ratio to a zero target
         if tv == 0 and t.op == "=" and q["zero_target_is_a_ceiling"]:
             met = av <= 0
         return _Judgement(fraction=Decimal(1) if met else ZERO,
-                          basis=f"指标值为{_qty(t)}，实际{_qty(a)}，{'达成' if met else '未达成'}")
+                          basis=f"指标值为{_bare(t)}，实际{_bare(a)}，{'达成' if met else '未达成'}")
     completion = _rate(av, tv)
     if met:
         return _Judgement(fraction=Decimal(1), completion=completion, flags=_over_flags(completion, True, p),
-                          basis=f"完成比例{_pct(completion)}（实际{_qty(a)}÷指标值{_qty(t)}），达成指标值")
+                          basis=f"完成比例{_pct(completion)}（实际{_bare(a)}÷指标值{_bare(t)}），达成指标值")
     f = min(Decimal(1), max(ZERO, av / tv))
     return _Judgement(fraction=f, completion=completion,
-                      basis=f"正向指标未达成，按实际{_qty(a)}÷指标值{_qty(t)}={_pct(f * HUNDRED)}计分")
+                      basis=f"正向指标未达成，按实际{_bare(a)}÷指标值{_bare(t)}={_pct(f * HUNDRED)}计分")
+
+
+def _bare(m) -> str:
+    """A quantity without its operator, for the ratio sentences: 16万吨, 95%."""
+    return _qty(m).lstrip("≥≤><=")
 
 
 def _over_flags(completion: Decimal | None, forward: bool, p: Profile) -> tuple[str, ...]:

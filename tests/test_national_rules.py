@@ -102,7 +102,7 @@ def test_forward_met_full():
 def test_forward_short_is_actual_over_target():
     s = score(ind("≥200人", "150人", 20), P)  # 150 ÷ 200 × 20 = 15
     assert s.score == D("15.00") and s.completion == 75
-    assert "实际150人÷指标值≥200人" in s.basis and "得15分" in s.basis
+    assert "实际150人÷指标值200人=75%" in s.basis and "得15分" in s.basis
 
 
 def test_forward_short_rounds_half_up_to_2_decimals():
