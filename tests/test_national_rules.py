@@ -370,3 +370,30 @@ REAL = [
 def test_real_national_pairs(target, actual, weight, own, expected, flags):
     s = score(ind(target, actual, weight, self_score=own, category="效益指标"), P)
     assert (s.score, s.flags) == (D(expected), flags), s.basis
+
+
+cell_text = st.one_of(
+    st.text(max_size=20),
+    st.builds(lambda op, n, u: f"{op}{n}{u}", st.sampled_from(["", "≥", "≤", "=", ">", "<", "≧", "≦", "═", "不少于", "不超过"]),
+              st.decimals(min_value=-1000, max_value=10**9, places=3, allow_nan=False), st.sampled_from(["", "%", "人", "万元", "天", "米", "公里"])),
+    st.sampled_from(["达成年度指标", "部分达成年度指标并具有一定效果", "未达成年度指标且效果较差", "好", "一般", "/", "……", "有效提升"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(target=cell_text, actual=cell_text, weight=weights,
+       own=st.one_of(st.none(), st.decimals(min_value=-5, max_value=60, places=2)),
+       profile=st.sampled_from([P, HUBEI, PLATFORM]))
+def test_any_cell_text_scores_within_0_and_weight(target, actual, weight, own, profile):
+    s = score(ind(target, actual, weight, self_score=own), profile)
+    assert 0 <= s.score <= weight and s.basis
+
+
+@settings(max_examples=200, deadline=None)
+@given(annual=st.one_of(st.none(), st.decimals(min_value=-10, max_value=10**7, places=2)),
+       executed=st.one_of(st.none(), st.decimals(min_value=-10, max_value=10**7, places=2)),
+       points=st.one_of(st.none(), st.decimals(min_value=0, max_value=30, places=1)),
+       own=st.one_of(st.none(), st.decimals(min_value=-5, max_value=40, places=2)))
+def test_execution_score_within_0_and_points(annual, executed, points, own):
+    ex = nr.execution(national(budget={"total": (annual, annual, executed, points, None, own)}), P)
+    assert 0 <= ex.score <= ex.points and ex.basis
