@@ -54,7 +54,8 @@ def review(ev: SelfEvaluation, profile: str | rules.Profile = "auto") -> Review:
         t = national_rules.totals(ev, scored, p, ex)
         self_total, computed_total = t.self_total, t.computed_total
         if ex is not None:
-            execution = {"execution_self": ex.self, "execution_score": ex.score, "execution_basis": ex.basis}
+            cap = f"；{t.cap_basis}" if t.cap is not None else ""  # the cap is part of the written basis
+            execution = {"execution_self": ex.self, "execution_score": ex.score, "execution_basis": ex.basis + cap}
     return Review(
         evaluation=ev, profile=p.name, scored=scored, findings=findings, categories=tuple(cats),
         self_total=self_total, computed_total=computed_total,

@@ -275,6 +275,7 @@ def test_platform_caps_total_by_execution_rate():
     ev = national(budget=_budget(100, 65, 10, "65%", D("6.5")))  # 6.5 + 87 = 93.5 → capped at 79
     r = review(ev, PLATFORM)
     assert r.execution_score == D("6.5") and r.computed_total == 79 and r.self_total == 79 and r.grade == "中"
+    assert r.execution_basis.endswith("；预算执行率65%低于70%，总分最高79分")
     assert review(ev, P).computed_total == D("93.5")  # no caps in national-2020
     cases = {D(80): None, D("79.99"): 89, D(70): 89, D("69.9"): 79, D(60): 79, D(59): 69, D(50): 69, D(49): 59, D(10): 59}
     assert {rate: nr.total_cap(rate, PLATFORM)[0] for rate in cases} == cases
