@@ -125,6 +125,7 @@ def _reasons(scored, p: Profile) -> list[Finding]:
     """DEVIATION_REASON_MISSING: below 分值 (self or rule score) with an empty 偏差原因 cell; and
     MISSING_VALUE for a blank 分值 (a row without one is an indicator only when it has values)."""
     empty = {"", *p.setting("empty_reason_marks")}
+    above = Decimal(str(p.setting("deviation_reason_above_completion")))
     tol = p.tol("score")
     out = []
     for s in scored:
@@ -135,11 +136,15 @@ def _reasons(scored, p: Profile) -> list[Finding]:
             continue
         if w <= 0:
             continue
-        below = (own is not None and own < w - tol) or s.score < w - tol
-        if below and "".join(ind.reason.text.split()) in empty:
+        if "".join(ind.reason.text.split()) not in empty:
+            continue
+        if (own is not None and own < w - tol) or s.score < w - tol:
             said = f"自评分{plain(own)}，" if own is not None else ""
             out.append(_f("DEVIATION_REASON_MISSING", ind.reason.cell or ind.cell,
                           f"“{ind.name}”分值{plain(w)}，{said}规则得分{plain(s.score)}，未达满分但未填写偏差原因分析及改进措施"))
+        elif above and s.completion is not None and s.completion >= above:
+            out.append(_f("DEVIATION_REASON_MISSING", ind.reason.cell or ind.cell,
+                          f"“{ind.name}”完成比例{_pct(s.completion)}，达到{_pct(above)}及以上，未填写偏差原因分析及改进措施"))
     return out
 
 

@@ -280,3 +280,12 @@ def test_a_correctly_rounded_printed_rate_is_never_flagged(annual, share, style)
     b = {"total": (annual, annual, executed, 10, printed, None)}
     fs = review(national(budget=b), "national-2020").findings
     assert "EXECUTION_RATE_MISMATCH" not in {f.code for f in fs}
+
+
+def test_deviation_reason_above_completion_is_a_profile_setting(tmp_path):
+    rows = with_row(CLEAN, 0, actual="140人")  # 140 %: full marks, OVER_ACHIEVED only
+    assert {f.code for f in findings(national(rows))} == {"OVER_ACHIEVED"}
+    (tmp_path / "gx.toml").write_text('extends = "national-2020"\nname = "gx-test"\n[settings]\n'
+                                      'deviation_reason_above_completion = 130\n', encoding="utf-8")
+    f = only(findings(national(rows), str(tmp_path / "gx.toml")), "DEVIATION_REASON_MISSING")
+    assert f.cell == "自评表!H12" and "140%" in f.message
