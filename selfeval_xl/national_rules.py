@@ -149,7 +149,7 @@ def _quantity(t, a, p: Profile) -> _Judgement:
             flags = _over_flags(completion, False, p)
             return _Judgement(fraction=Decimal(1), completion=completion, flags=flags, forward=False,
                               basis=f"反向指标，实际{_bare(a)}未超过指标值{_bare(t)}，达成")
-        f = min(Decimal(1), max(ZERO, tv / av))
+        f = min(Decimal(1), max(ZERO, tv / av)) if av > 0 else ZERO  # a bound of 0 or below missed: no ratio
         return _Judgement(fraction=f, completion=completion, forward=False,
                           basis=f"反向指标，实际{_bare(a)}超过指标值{_bare(t)}，按指标值÷实际={_pct(f * HUNDRED)}计分")
     met = av >= tv if (t.op in ("≥", "=") or strict_equal) else av > tv
