@@ -205,7 +205,7 @@ def test_review_of_reviewed_replaces(sample, tmp_path):
     assert second.name == first.name
     a, b = load_workbook(first), load_workbook(second)
     assert a.sheetnames == b.sheetnames and b.sheetnames.count(REVIEW_SHEET) == 1
-    assert a["自评表"].max_column == b["自评表"].max_column == 13
+    assert a["自评表"].max_column == b["自评表"].max_column == 15  # 7 form columns + 6 review + 2 decision columns
     assert [c.value for c in b["自评表"][70]] == [c.value for c in a["自评表"][70]]
     row = _row_of(b["自评表"], SECOND_PLACE)
     g = b["自评表"].cell(row, 7)
@@ -216,7 +216,7 @@ def test_review_of_reviewed_replaces(sample, tmp_path):
     # in place, as the CLI does when the reviewed file sits in the output folder
     third = write_reviewed(review_file(second), second, second)
     c = load_workbook(third)
-    assert c.sheetnames == b.sheetnames and c["自评表"].max_column == 13
+    assert c.sheetnames == b.sheetnames and c["自评表"].max_column == 15
 
 
 def _notes_or_empty(ws) -> list[str]:
