@@ -32,6 +32,7 @@ SEVERITY: dict[str, str] = {
     "OVER_ACHIEVED": "info",
     "MISSING_VALUE": "warning",
     "FORMULA_NO_VALUE": "error",
+    "DECISION_STALE": "warning",  # decisions.carry_over: a decided indicator changed since
 }
 
 
