@@ -248,11 +248,6 @@ def build_context(review: Review, findings: bool = True) -> dict[str, Any]:
         points = sum((c.points for c in ev.categories), Decimal(0))
     weight_sum = sum((c.weight_sum for c in review.categories), Decimal(0))
     stated = review.stated_total
-    diff = review.computed_total - review.self_total
-    if abs(diff) < Decimal("0.005"):
-        cmp = "与自评分一致"
-    else:
-        cmp = f"较自评分{'高' if diff > 0 else '低'}{score(abs(diff))}分"
     kinds = "、".join(c.name.removesuffix("目标") for c in ev.categories)
     # The body is the department's own account (its self-scores); what the rules would give is
     # in the 自查提示 annex, and the bureau's scores in its 复核意见书 (finalize).
