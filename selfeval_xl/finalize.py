@@ -90,8 +90,10 @@ class FinalizeResult:
 # --------------------------------------------------------------------------- pure
 
 
-def project_final(review: Review, decisions: list[Decision]) -> ProjectFinal:
+def project_final(review: Review, decisions: list[Decision], profile=None) -> ProjectFinal:
     """Final scores of one reviewed project from the decisions recorded on its sheet.
+
+    ``profile`` (a rules.Profile; default: the review's by name) supplies the grade bands.
 
     Raises ValueError (Chinese, naming the cell) for a decision that is neither choice nor a
     number within 0..权重.
@@ -117,19 +119,19 @@ def project_final(review: Review, decisions: list[Decision]) -> ProjectFinal:
     problems = [x for x in review.findings if x.code not in INTERNAL_CODES and x.cell not in settled]
     order = {"error": 0, "warning": 1, "info": 2}
     problems.sort(key=lambda x: order.get(x.severity, 3))
-    bands = _grade_bands(review)
+    bands = _grade_bands(profile if profile is not None else review.profile)
     return ProjectFinal(review, finals, self_total, review.computed_total, final_total,
                         _grade(bands, self_total) if bands else None, _grade(bands, final_total) if bands else None,
                         problems, kept)
 
 
-def _grade_bands(review: Review) -> list[tuple[Decimal, str]] | None:
+def _grade_bands(profile) -> list[tuple[Decimal, str]] | None:
     """(lower bound, grade) from the profile's ``[grade_bands]`` (e.g. 优 = 90, 良 = 80 …), highest
     first; None when the form defines no grades (the Suzhou form has none)."""
-    from .rules import load_profile
+    from .rules import Profile, load_profile
 
     try:
-        data = load_profile(review.profile).data
+        data = (profile if isinstance(profile, Profile) else load_profile(profile)).data
     except ValueError:
         return None
     bands = data.get("grade_bands")
@@ -320,9 +322,10 @@ def finalize(outbox: Path, issuer: str | None = None, when: Date | None = None) 
             for i, ev in enumerate(evaluations):
                 result.projects += 1
                 try:
-                    r = review(ev, _profile(profile, ev))
-                    pf = project_final(r, decisions)
-                    who = issuer or _default_issuer(r)
+                    p = _profile(profile, ev)
+                    r = review(ev, p)
+                    pf = project_final(r, decisions, p)
+                    who = issuer or _default_issuer(p)
                     name = letter_name(path, ev.sheet if i else None)
                     target = path.parent / name
                     render_letter(pf, target, who, when)
@@ -351,10 +354,8 @@ def _profile(profile: str, ev):
         return profile_for(ev, "auto")
 
 
-def _default_issuer(r: Review) -> str:
-    from .rules import load_profile
-
-    issuer = (load_profile(r.profile).data.get("letter") or {}).get("issuer")
+def _default_issuer(p) -> str:
+    issuer = (p.data.get("letter") or {}).get("issuer")
     if not issuer:
         raise ValueError("评分规则配置没有默认的发文机关，请用 --issuer 指定（如 --issuer 某某市财政局）")
     return issuer
