@@ -797,6 +797,10 @@ class Batch:
             made = to_pdf(sources, staging_root / "pdf")
         except Exception as exc:  # noqa: BLE001 - LibreOffice missing or broken
             made, why = {}, f"{type(exc).__name__}: {exc}"
+        from .pdffonts import font_notice  # fonts LibreOffice substituted: say so (issue 17)
+        from .report import DEFAULT_FONTS
+        if note := font_notice(next((p for p in made.values() if p), None), {**DEFAULT_FONTS, **self.options.fonts}):
+            print(note, file=sys.stderr)
         for (task, res), src in zip(held, sources):
             pdf = made.get(src)
             if pdf and Path(pdf).is_file():
