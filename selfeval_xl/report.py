@@ -11,7 +11,8 @@ staff may restyle it or pass their own with ``--report-template``. Templates are
 
 Template variables (``build_context``); every number is already formatted text:
 
-- ``project``: ``name``, ``year``, ``year_label`` (``2020年度``), ``department``, ``file``
+- ``project``: ``name``, ``year``, ``year_label`` (``2020年度``), ``title_year`` (``year_label``, or ``""`` when
+  the name already holds the year), ``department``, ``file``
 - ``narrative``: lists of paragraphs ``overview`` 项目概况, ``goal`` 项目总目标, ``annual_goal``
   年度绩效目标, ``implementation`` 项目实施情况, ``effect`` 项目管理成效, ``problems``
   项目管理存在的问题及原因, ``suggestions`` 进一步加强项目管理的建议; ``narrative.by_heading``
@@ -26,8 +27,9 @@ Template variables (``build_context``); every number is already formatted text:
 - ``deviation``: ``below`` / ``over`` lists of ``no name category target actual completion
   weight self_score score basis text``, and ``sentence``
 - ``chart``: the bar chart (an InlineImage) or None when no CJK font is available
-- ``show_findings``, ``findings`` (``no code severity severity_code cell message``),
-  ``findings_sentence``, ``counts`` (``error warning info``), ``profile``
+- ``show_findings``, ``findings`` (``no code label severity severity_code cell message``; ``label`` is the
+  Chinese name from labels.py, the one a document shows), ``findings_sentence``, ``counts`` (``error warning
+  info``), ``profile``, ``profile_title``
 """
 from __future__ import annotations
 

@@ -164,3 +164,16 @@ def test_final_score_from_each_kind_of_decision():
 def test_parse_verdict_numbers(x):
     assert parse_verdict(str(x)) == ("number", x)
     assert parse_verdict(f" {x}分 ") == ("number", x)
+
+
+def test_reviewing_a_reviewed_workbook_keeps_its_decisions(sample, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    reviewed = one / review_into(sample, one, JobOptions(report=False)).outputs[0]
+    decide(reviewed, SECOND_PLACE, "维持自评分", "认可")
+    again = two / review_into(reviewed, two, JobOptions(report=False)).outputs[0]
+    assert again.name == reviewed.name
+    assert _decision_cells(again, SECOND_PLACE) == ("维持自评分", "认可")
+    ws = load_workbook(again)["自评表"]
+    assert [c.value for c in ws[70]].count("复核认定") == 1  # replaced, not added twice
