@@ -29,6 +29,9 @@ ADOPT_RULE = "采纳规则得分"
 KEEP_SELF = "维持自评分"
 STALE = "DECISION_STALE"
 STALE_SEVERITY = "warning"
+# A stale decision carries this line in its 复核说明 until the reviewer has looked again and
+# deleted it: staleness survives further re-runs, and finalize can say which are still pending.
+STALE_MARK = "【待重审】"
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 
@@ -51,6 +54,16 @@ class Decision:
     @property
     def key(self) -> tuple[str, str]:
         return (self.sheet, self.cell)
+
+    @property
+    def pending(self) -> bool:
+        """Flagged DECISION_STALE on an earlier run and not looked at again since."""
+        return STALE_MARK in self.note
+
+
+def reviewer_note(note: str) -> str:
+    """The 复核说明 without our 【待重审】 lines: what the reviewer wrote (the letter shows this)."""
+    return "\n".join(line for line in (note or "").splitlines() if STALE_MARK not in line).strip()
 
 
 def parse_verdict(text: str) -> tuple[str, Decimal | None]:
@@ -166,8 +179,10 @@ def carry_over(old: list[Decision], review: Review) -> tuple[dict[tuple[str, str
     old workbook held one form only, that form's (the sheet was renamed). Matching: class +
     name (several indicators of one name pair up in order), then class + position for what is
     left (an indicator renamed). A decision whose indicator's target, actual or self-score
-    changed is carried over and flagged DECISION_STALE at the indicator; one that matches no
-    indicator is reported DECISION_STALE for the file (it cannot be placed, so it is dropped).
+    changed is carried over, flagged DECISION_STALE at the indicator and marked in its 复核说明
+    with a 【待重审】 line (kept, and flagged again, on later runs until the reviewer deletes it);
+    one that matches no indicator is reported DECISION_STALE for the file (it cannot be placed,
+    so it is dropped).
     """
     ev = review.evaluation
     mine = [d for d in old if d.sheet == ev.sheet]
@@ -199,20 +214,27 @@ def carry_over(old: list[Decision], review: Review) -> tuple[dict[tuple[str, str
     decisions: dict[tuple[str, str], tuple[str, str]] = {}
     findings: list[Finding] = []
     for d, ind in pairs:
-        decisions[(ev.sheet, ind.cell)] = (d.verdict, d.note)
         now = _snapshot(ind)
         was = (d.target, d.actual, d.self_score)
         changes = [f"{label}由“{a or '空'}”改为“{b or '空'}”"
                    for label, a, b in zip(("目标值", "实际完成值", "自评分"), was, now) if a != b]
         if ind.name.strip() != d.name.strip():
             changes.insert(0, f"指标名称由“{d.name}”改为“{ind.name}”")
+        note = d.note
+        shown = d.verdict or reviewer_note(d.note)
         if changes:
             findings.append(Finding(STALE, STALE_SEVERITY, ind.cell,
-                                    f"“{ind.name}”的复核认定“{d.verdict or d.note}”作出后，该指标已修改（{'；'.join(changes)}），"
+                                    f"“{ind.name}”的复核认定“{shown}”作出后，该指标已修改（{'；'.join(changes)}），"
                                     "已沿用原认定，请重新认定"))
+            mark = f"{STALE_MARK}{'；'.join(changes)}。核对认定后请删除本行"
+            note = "\n".join(x for x in (reviewer_note(d.note), mark) if x)
+        elif d.pending:
+            findings.append(Finding(STALE, STALE_SEVERITY, ind.cell,
+                                    f"“{ind.name}”的复核认定“{shown}”仍待重审（复核说明中有{STALE_MARK}一行，核对后请删除）"))
+        decisions[(ev.sheet, ind.cell)] = (d.verdict, note)
     for d in unplaced:
         findings.append(Finding(STALE, STALE_SEVERITY, "",
-                                f"原复核认定（{d.category}“{d.name}”，原单元格{d.cell}：“{d.verdict or d.note}”）"
+                                f"原复核认定（{d.category}“{d.name}”，原单元格{d.cell}：“{d.verdict or reviewer_note(d.note)}”）"
                                 "在重新提交的表中找不到对应指标，未沿用"))
     return decisions, findings
 

@@ -28,7 +28,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
 
-from .decisions import Decision, final_score, parse_verdict, read_decisions
+from .decisions import Decision, final_score, parse_verdict, read_decisions, reviewer_note
 from .errors import ReadError, TemplateError
 from .fmt import plain, points
 from .fsutil import atomic_write_bytes, safe_name
@@ -69,12 +69,14 @@ class ProjectFinal:
     final_grade: str | None = None
     problems: list[Finding] = field(default_factory=list)
     kept: list[IndicatorFinal] = field(default_factory=list)  # decisions not adopting the rule score
+    pending: list[Decision] = field(default_factory=list)  # decisions still marked 【待重审】
 
 
 @dataclass
 class FinalizeResult:
     letters: list[Path] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # decisions still 【待重审】 (applied as they stand)
     projects: int = 0
 
     @property
@@ -84,6 +86,9 @@ class FinalizeResult:
     def summary(self) -> str:
         lines = [f"复核定稿：{self.projects} 个项目，生成复核意见书 {len(self.letters)} 份，失败 {len(self.errors)} 个"]
         lines += [f"  {e}" for e in self.errors]
+        if self.warnings:
+            lines.append(f"注意：{len(self.warnings)} 项复核认定待重审（指标在认定后修改过），已按现有认定计算：")
+            lines += [f"  {w}" for w in self.warnings]
         return "\n".join(lines)
 
 
@@ -122,7 +127,7 @@ def project_final(review: Review, decisions: list[Decision], profile=None) -> Pr
     bands = _grade_bands(profile if profile is not None else review.profile)
     return ProjectFinal(review, finals, self_total, review.computed_total, final_total,
                         _grade(bands, self_total) if bands else None, _grade(bands, final_total) if bands else None,
-                        problems, kept)
+                        problems, kept, [d for d in by_cell.values() if d.pending])
 
 
 def _grade_bands(profile) -> list[tuple[Decimal, str]] | None:
@@ -186,7 +191,7 @@ def letter_context(pf: ProjectFinal, issuer: str, when: Date) -> dict:
         ind = f.scored.indicator
         how = "维持自评分" if f.kind == "self" else f"认定为{points(f.final)}分"
         own = points(ind.self_score.number) if ind.self_score.number is not None else "未填"
-        note = clean(f.note).strip().rstrip("。")
+        note = clean(reviewer_note(f.note)).strip().rstrip("。")
         kept.append({"no": str(i), "name": clean(ind.name).strip(), "cell": ind.cell,
                      "text": f"“{clean(ind.name).strip()}”（{ind.cell}）：自评分{own}分，按规则得分{points(f.scored.score)}分，"
                              f"复核{how}" + (f"。说明：{note}。" if note else "。")})
@@ -333,6 +338,7 @@ def finalize(outbox: Path, issuer: str | None = None, when: Date | None = None) 
                     result.errors.append(f"{rel}（{ev.sheet}）：{err}")
                     continue
                 result.letters.append(target)
+                result.warnings += [f"{rel}：{d.cell}（“{d.name}”）" for d in pf.pending]
                 used.add(who)
                 finals.setdefault(entry["input"], []).append((ev.sheet, pf.final_total))
                 letters.setdefault(entry["input"], []).append((PurePosixPath(rel).parent / name).as_posix())

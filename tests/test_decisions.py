@@ -101,15 +101,33 @@ def test_decision_stale_when_indicator_changed(sample, tmp_path):
     ws.cell(row, 7, 0.6)
     wb.save(src)
     assert cli.main(["run", str(inbox), "-o", str(outbox), "-j", "1", "-q", "--no-report"]) == 0
-    assert _decision_cells(reviewed, SECOND_PLACE) == ("维持自评分", "认可部门说明")  # kept, for a second look
+    verdict, note = _decision_cells(reviewed, SECOND_PLACE)  # kept, and marked for a second look
+    assert (verdict, note) == ("维持自评分", "认可部门说明\n【待重审】自评分由“0.54”改为“0.6”。核对认定后请删除本行")
     cell = next(i.cell for i in review_file(src).evaluation.indicators if i.name == SECOND_PLACE)
     sheet = load_workbook(reviewed)["复核结果"]
     found = [(sheet.cell(c.row, 3).value, sheet.cell(c.row, 4).value, sheet.cell(c.row, 5).value)
              for row in sheet.iter_rows() for c in row if c.value == "DECISION_STALE"]
     assert len(found) == 1 and found[0][:2] == ("警告", cell)
     assert "自评分由“0.54”改为“0.6”" in found[0][2] and "请重新认定" in found[0][2]
-    # the decision is now recorded against the indicator as resubmitted: a third run is quiet
-    assert read_decisions(reviewed)[0].self_score == "0.6"
+    # a third run: still pending (the mark survives), flagged again, the mark not doubled
+    assert cli.main(["run", str(inbox), "-o", str(outbox), "-j", "1", "-q", "--no-report"]) == 0
+    assert _decision_cells(reviewed, SECOND_PLACE) == (verdict, note)
+    sheet = load_workbook(reviewed)["复核结果"]
+    assert [sheet.cell(c.row, 4).value for row in sheet.iter_rows() for c in row if c.value == "DECISION_STALE"] == [cell]
+    # finalize applies it as it stands but says it is pending, and keeps the mark out of the letter
+    from selfeval_xl import finalize
+
+    result = finalize.finalize(outbox)
+    assert result.exit_code == 0 and result.warnings == [f"{STEM}.复核.xlsx：{cell}（“{SECOND_PLACE}”）"]
+    assert "待重审" in result.summary()
+    # the reviewer looks again and deletes the line: the next run is quiet
+    decide(reviewed, SECOND_PLACE, "维持自评分", "认可部门说明")
+    wb = load_workbook(reviewed)
+    wb.save(reviewed)
+    assert cli.main(["run", str(inbox), "-o", str(outbox), "-j", "1", "-q", "--no-report"]) == 0
+    sheet = load_workbook(reviewed)["复核结果"]
+    assert not any(c.value == "DECISION_STALE" for row in sheet.iter_rows() for c in row)
+    assert _decision_cells(reviewed, SECOND_PLACE) == ("维持自评分", "认可部门说明")
 
 
 def test_carry_over_matching_and_staleness(sample, tmp_path):
@@ -130,7 +148,7 @@ def test_carry_over_matching_and_staleness(sample, tmp_path):
     import dataclasses
     renamed = [dataclasses.replace(d, name=d.name + "（旧称）") if d.name == "预算执行率" else d for d in old]
     decided, findings = carry_over(renamed, r)
-    assert decided[("自评表", cells["预算执行率"])] == ("采纳规则得分", "")
+    assert decided[("自评表", cells["预算执行率"])] == ("采纳规则得分", "【待重审】指标名称由“预算执行率（旧称）”改为“预算执行率”。核对认定后请删除本行")
     assert [(f.code, f.severity, f.cell) for f in findings] == [("DECISION_STALE", "warning", cells["预算执行率"])]
     assert "指标名称由“预算执行率（旧称）”改为“预算执行率”" in findings[0].message
 
