@@ -131,7 +131,7 @@ def project_final(review: Review, decisions: list[Decision], profile=None) -> Pr
 
 
 def _grade_bands(profile) -> list[tuple[Decimal, str]] | None:
-    """(lower bound, grade) from the profile's ``[grade_bands]`` (e.g. 优 = 90, 良 = 80 …), highest
+    """(lower bound, grade) from the profile's ``[grade_bands]`` (e.g. "优" = 90, "良" = 80 …), highest
     first; None when the form defines no grades (the Suzhou form has none)."""
     from .rules import Profile, load_profile
 

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from decimal import Decimal
 from docx import Document
 from openpyxl import load_workbook
 
@@ -145,3 +146,30 @@ def test_letter_and_report_through_libreoffice(outbox, tmp_path):
     for pdf_text in (text, _pdftotext(report)):
         assert not ASCII_CODE.search(pdf_text), ASCII_CODE.search(pdf_text)
         assert "suzhou-2020" not in pdf_text
+
+
+def test_grades_where_the_profile_defines_them(tmp_path):
+    """A form with grade bands (national: 优 ≥ 90, 良 80–90, 中 60–80, 差 < 60) prints 等级 for both totals."""
+    from datetime import date
+
+    from selfeval_xl.decisions import Decision
+    from selfeval_xl.review import review
+    from selfeval_xl.reader import read
+    from selfeval_xl.rules import load_profile
+
+    text = (Path(__file__).resolve().parent.parent / "selfeval_xl" / "profiles" / "suzhou-2020.toml").read_text(encoding="utf-8")
+    path = tmp_path / "graded.toml"
+    path.write_text(text.replace('name = "suzhou-2020"', 'name = "graded"')
+                    + '\n[grade_bands]\n"优" = 90\n"良" = 80\n"中" = 60\n"差" = 0\n', encoding="utf-8")
+    p = load_profile(str(path))
+    r = review(read(SAMPLE), p)
+    ind = next(i for i in r.evaluation.indicators if i.name == SECOND_PLACE)
+    keep = Decision("自评表", ind.cell, ind.category, ind.name, 0, "维持自评分", "", "全省第二", "全省第二", "0.54")
+    pf = finalize.project_final(r, [keep], p)
+    assert (pf.self_total, pf.final_total, pf.self_grade, pf.final_grade) == (
+        Decimal("77.38"), Decimal("77.38"), "中", "中")
+    ctx = finalize.letter_context(pf, "某市财政局", date(2026, 12, 1))
+    assert ctx["totals"]["sentence"] == ("你单位自评总分77.38分（等级：中）；按评分规则复核得分77.51分，经复核认定调整-0.13分，"
+                                         "复核最终得分77.38分（等级：中）。")
+    assert ctx["date"] == "2026年12月1日" and ctx["sign"] == {"issuer_indent": "1520", "date_indent": "1280"}
+    assert finalize.project_final(r, [], p).final_total == r.computed_total  # undecided: the rule score
