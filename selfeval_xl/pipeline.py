@@ -96,12 +96,13 @@ def _carry_decisions(r: Review, src: Path, previous: str | None) -> tuple[Review
 
     Decisions come from ``previous`` (the earlier reviewed workbook) when it exists, else from
     ``src`` itself when that is a reviewed workbook being reviewed again. An earlier workbook
-    that cannot be read carries nothing over (it is about to be replaced; the new review stands).
+    that cannot be read carries nothing over, and the new review says so (DECISION_STALE).
     """
     import dataclasses
 
-    from .decisions import carry_over, read_decisions
+    from .decisions import STALE, STALE_SEVERITY, carry_over, read_decisions
     from .errors import ReadError
+    from .model import Finding
     from .writeback import REVIEWED_MARK
 
     path = Path(previous) if previous and Path(previous).is_file() else (src if src.stem.endswith(REVIEWED_MARK) else None)
@@ -109,8 +110,9 @@ def _carry_decisions(r: Review, src: Path, previous: str | None) -> tuple[Review
         return r, {}
     try:
         old = read_decisions(path)
-    except ReadError:
-        return r, {}
+    except ReadError as err:
+        lost = Finding(STALE, STALE_SEVERITY, "", f"上次的复核工作簿无法读取（{err.message}），其中的复核认定未能沿用")
+        return dataclasses.replace(r, findings=r.findings + (lost,)), {}
     if not old:
         return r, {}
     decided, stale = carry_over(old, r)

@@ -195,3 +195,13 @@ def test_reviewing_a_reviewed_workbook_keeps_its_decisions(sample, tmp_path):
     assert _decision_cells(again, SECOND_PLACE) == ("维持自评分", "认可")
     ws = load_workbook(again)["自评表"]
     assert [c.value for c in ws[70]].count("复核认定") == 1  # replaced, not added twice
+
+
+def test_an_unreadable_earlier_workbook_is_reported_not_ignored(sample, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    broken = tmp_path / "old.复核.xlsx"
+    broken.write_bytes(b"PK\x03\x04 not really a workbook")
+    job = review_into(sample, out, JobOptions(report=False, previous_reviewed=str(broken)))
+    (stale,) = [f for f in job.projects[0].review.findings if f.code == "DECISION_STALE"]
+    assert stale.cell == "" and "上次的复核工作簿无法读取" in stale.message and "未能沿用" in stale.message
