@@ -28,7 +28,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
 
-from .decisions import Decision, final_score, parse_verdict, read_decisions, reviewer_note
+from .decisions import Decision, final_score, read_decisions, reviewer_note
 from .errors import ReadError, TemplateError
 from .fmt import plain, points
 from .fsutil import atomic_write_bytes, safe_name
@@ -406,4 +406,4 @@ def parse_date(text: str | None) -> Date | None:
 
 
 __all__ = ["finalize", "project_final", "letter_context", "letter_name", "render_letter", "frozen_zip",
-           "record_finalized", "parse_verdict", "FinalizeError", "FinalizeResult", "ProjectFinal"]
+           "record_finalized", "FinalizeError", "FinalizeResult", "ProjectFinal"]

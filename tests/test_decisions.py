@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from conftest import SAMPLE
-from selfeval_xl import batch, cli
+from selfeval_xl import cli
 from selfeval_xl.decisions import carry_over, final_score, parse_verdict, read_decisions
 from selfeval_xl.pipeline import JobOptions, review_into
 from selfeval_xl.review import review_file
