@@ -364,7 +364,8 @@ def process_file(task: dict, state: dict) -> dict:
 
         job = review_into(src, stage, JobOptions(profile=state["profile"], report=task["report"],
                                                  findings=task["findings"], template=state.get("template"),
-                                                 fonts=task.get("fonts")))
+                                                 fonts=task.get("fonts"),
+                                                 previous_reviewed=task.get("previous_reviewed")))
         projects = [dict(project_summary(p.review), outputs=list(p.outputs)) for p in job.projects]
         first = projects[0]
         result.update(status="ok", staged=list(job.outputs), projects=projects,
@@ -747,7 +748,8 @@ class Batch:
                 progress.step(rel)
                 continue
             tasks.append({"source": str(src.resolve()), "rel": rel, "sha256": sha, "report": o.report,
-                          "findings": o.findings, "fonts": o.fonts, "max_memory_mb": o.max_memory_mb})
+                          "findings": o.findings, "fonts": o.fonts, "max_memory_mb": o.max_memory_mb,
+                          "previous_reviewed": str(self.outbox / parent / names[0])})  # decisions to carry over
         tasks.sort(key=lambda t: t["rel"])
         for i, t in enumerate(tasks):
             t["index"], t["staging"] = i, str(staging_root / str(i))
@@ -795,6 +797,10 @@ class Batch:
             made = to_pdf(sources, staging_root / "pdf")
         except Exception as exc:  # noqa: BLE001 - LibreOffice missing or broken
             made, why = {}, f"{type(exc).__name__}: {exc}"
+        from .pdffonts import font_notice  # fonts LibreOffice substituted: say so (issue 17)
+        from .report import DEFAULT_FONTS
+        if note := font_notice(next((p for p in made.values() if p), None), {**DEFAULT_FONTS, **self.options.fonts}):
+            print(note, file=sys.stderr)
         for (task, res), src in zip(held, sources):
             pdf = made.get(src)
             if pdf and Path(pdf).is_file():

@@ -105,8 +105,8 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(found[0], size, index=found[1])
 
 
-def bar_chart(groups: list[tuple[str, Decimal | None, Decimal, Decimal]], scale: int = 2) -> bytes | None:
-    """A grouped bar chart as PNG bytes: for each class (name, 分值, 自评分, 规则得分).
+def bar_chart(groups: list[tuple], scale: int = 2) -> bytes | None:
+    """A grouped bar chart as PNG bytes: for each class (name, 分值, 自评分[, 规则得分]): two or three series.
 
     A missing 分值 (class printed without points) is drawn as no bar. Returns None when no
     CJK font is available (the report then says so instead of showing boxes).
@@ -145,7 +145,7 @@ def bar_chart(groups: list[tuple[str, Decimal | None, Decimal, Decimal]], scale:
 
     # legend
     x = left
-    for name, color in SERIES:
+    for name, color in SERIES[:len(groups[0]) - 1]:
         d.rectangle([x, 18 * s, x + 14 * s, 32 * s], fill=color)
         d.text((x + 20 * s, 25 * s), name, font=f_label, fill=(30, 30, 30), anchor="lm")
         x += 20 * s + d.textlength(name, font=f_label) + 28 * s
@@ -153,10 +153,11 @@ def bar_chart(groups: list[tuple[str, Decimal | None, Decimal, Decimal]], scale:
     # bars
     n = len(groups)
     slot = plot_w / n
-    bar_w = min(slot * 0.8 / 3, 56 * s)
+    k = len(groups[0]) - 1  # series drawn: (分值, 自评分) or (分值, 自评分, 规则得分)
+    bar_w = min(slot * 0.8 / k, 56 * s)
     for i, (name, *vals) in enumerate(groups):
         cx = left + slot * (i + 0.5)
-        x0 = cx - bar_w * 1.5
+        x0 = cx - bar_w * k / 2
         for j, (v, (_, color)) in enumerate(zip(vals, SERIES)):
             if v is None:
                 continue

@@ -40,6 +40,7 @@ SEVERITY: dict[str, str] = {
     "ACTUAL_REPEATS_TARGET": "warning",
     "CLASS_WEIGHTS": "info",
     "GRADE_MISMATCH": "error",
+    "DECISION_STALE": "warning",  # decisions.carry_over: a decided indicator changed since
 }
 
 

@@ -73,6 +73,20 @@ def cmd_profiles(args) -> int:
     from .rules import load_profile, profile_names
 
     titles = {m.NAME: m.TITLE for m in LAYOUTS}
+    if args.export:
+        from importlib import resources
+
+        from .fsutil import atomic_write_bytes
+
+        if args.export not in profile_names():
+            raise ValueError(f"未知的规则配置“{args.export}”，可用：{'、'.join(profile_names())}")
+        out = Path(args.output or f"{args.export}.toml")
+        if out.exists() and not args.force:
+            print(f"错误：文件已存在：{out}（加 --force 覆盖）", file=sys.stderr)
+            return EXIT_USAGE
+        atomic_write_bytes(out, (resources.files("selfeval_xl.profiles") / f"{args.export}.toml").read_bytes())
+        print(f"已导出评分规则配置：{out}（修改后用 --profile {out} 使用）")
+        return EXIT_OK
     for name in profile_names():
         p = load_profile(name)
         forms = "、".join(f"《{titles[n]}》" if n in titles else n for n in p.layouts)
@@ -83,9 +97,25 @@ def cmd_profiles(args) -> int:
 def cmd_template(args) -> int:
     from . import form
 
+    if Path(args.output).exists() and not args.force:
+        print(f"错误：文件已存在：{args.output}（加 --force 覆盖）", file=sys.stderr)
+        return EXIT_USAGE
     out = form.write(Path(args.output))
     print(f"已生成空白自评表：{out}")
     return EXIT_OK
+
+
+def cmd_finalize(args) -> int:
+    """Final scores from the reviewer's decisions, a 复核意见书 per project (finalize.py)."""
+    from . import finalize
+
+    try:
+        result = finalize.finalize(Path(args.outbox), issuer=args.issuer, when=finalize.parse_date(args.date))
+    except finalize.FinalizeError as err:
+        print(f"错误：{err}", file=sys.stderr)
+        return EXIT_USAGE
+    print(result.summary())
+    return result.exit_code
 
 
 def cmd_run(args) -> int:
@@ -138,27 +168,40 @@ def cmd_mail(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="selfeval-xl", description="绩效自评表复核：按填表说明重新评分，生成复核工作簿和自评价报告")
-    sub = p.add_subparsers(dest="command", required=True)
+    from .cliparser import ChineseArgumentParser
+
+    p = ChineseArgumentParser(prog="selfeval-xl", description="绩效自评表复核：按填表说明重新评分，生成复核工作簿和自评价报告")
+    sub = p.add_subparsers(dest="command", required=True, title="命令", metavar="命令")
 
     c = sub.add_parser("check", help="读取并复核一个自评表，输出结果")
-    c.add_argument("file")
+    c.add_argument("file", metavar="FILE", help="自评表文件（.xlsx .xlsm .xls .et .ods）")
     c.add_argument("--json", action="store_true", help="输出 JSON")
     c.add_argument("--profile", default="auto", help="评分规则配置（名称或 .toml 路径；auto：按识别出的表式自动选择）")
-    c.add_argument("--no-score", action="store_true", help="只输出读取结果，不评分")
+    c.add_argument("--no-score", action="store_true",
+                   help="只读取不评分：以 JSON 输出读到的项目、资金和各项指标（无规则得分和复核发现），用于核对表格是否读对")
     c.set_defaults(func=cmd_check)
 
     c = sub.add_parser("parse", help="解析目标值/实际完成值文字")
-    c.add_argument("text", nargs="+")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("text", nargs="+", metavar="TEXT", help="要解析的文字，如 ≥9000亿元、全省第二")
+    c.add_argument("--json", action="store_true", help="输出 JSON")
     c.set_defaults(func=cmd_parse)
 
-    c = sub.add_parser("profiles", help="列出可用的评分规则配置")
+    c = sub.add_parser("profiles", help="列出可用的评分规则配置；--export 导出一个配置供修改")
+    c.add_argument("--export", default=None, metavar="NAME", help="把内置配置 NAME 写成 .toml 文件（改后用 --profile 文件路径 使用）")
+    c.add_argument("-o", "--output", default=None, metavar="FILE", help="导出文件名（默认 NAME.toml）")
+    c.add_argument("--force", action="store_true", help="覆盖已存在的文件")
     c.set_defaults(func=cmd_profiles)
 
     c = sub.add_parser("template", help="生成空白自评表模板")
-    c.add_argument("-o", "--output", default="自评表模板.xlsx")
+    c.add_argument("-o", "--output", default="自评表模板.xlsx", metavar="FILE", help="输出文件（默认 自评表模板.xlsx）")
+    c.add_argument("--force", action="store_true", help="覆盖已存在的文件")
     c.set_defaults(func=cmd_template)
+
+    c = sub.add_parser("finalize", help="按复核认定计算最终得分，为每个项目生成复核意见书，更新 run.json 和 汇总.xlsx")
+    c.add_argument("outbox", metavar="OUTBOX", help="run 命令的输出文件夹（含 run.json 和复核工作簿）")
+    c.add_argument("--issuer", default=None, metavar="机关", help="落款的发文机关（默认取评分规则配置中的，如 苏州市财政局）")
+    c.add_argument("--date", default=None, metavar="YYYY-MM-DD", help="成文日期（默认今天），如 2026-12-01")
+    c.set_defaults(func=cmd_finalize)
 
     c = sub.add_parser("run", help="批量复核一个文件夹中的自评表，生成复核工作簿、报告、汇总.xlsx 和 run.json")
     c.add_argument("inbox", metavar="INBOX", help="输入文件夹（含子文件夹）")
@@ -179,13 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--timeout", default=None, metavar="S", help="每个文件的处理时限，秒（默认 120）")
     c.add_argument("--max-memory", default=None, metavar="MB", help="每个处理进程的内存上限，MB（默认 2048，0 为不限；仅 Linux/macOS）")
     c.add_argument("--mail", default=None, metavar="CSV", help="处理完后按收件人文件为每个项目生成邮件草稿（OUTBOX/mail/，不发送）")
-    c.add_argument("--mail-attach", default="report", metavar="KINDS", help="邮件附件种类：report,workbook,pdf（默认 report）")
+    c.add_argument("--mail-attach", default="report", metavar="KINDS", help="邮件附件种类：report,workbook,pdf,letter（默认 report）")
     c.set_defaults(func=cmd_run)
 
     c = sub.add_parser("mail", help="把复核结果发给主管部门：默认生成 .eml 草稿，--send 时经 SMTP 发送（不重复发送）")
     c.add_argument("outbox", metavar="OUTBOX", help="run 命令的输出文件夹（含 run.json）")
     c.add_argument("--recipients", required=True, metavar="CSV", help="收件人文件：匹配（主管部门或文件名通配）, 收件人, 抄送")
-    c.add_argument("--attach", default="report", metavar="KINDS", help="附件种类，逗号分隔：report,workbook,pdf（默认 report）")
+    c.add_argument("--attach", default="report", metavar="KINDS",
+                   help="附件种类，逗号分隔：report（自评价报告）,workbook（复核工作簿）,pdf,letter（复核意见书，finalize 后）（默认 report）")
     c.add_argument("--send", action="store_true", help="经 SMTP 发送（默认只生成草稿到 OUTBOX/mail/）")
     c.add_argument("--dry-run", action="store_true", help="只列出将发给谁、带哪些附件；不联网、不写文件")
     c.add_argument("--resend-changed", action="store_true", help="附件与上次发送时不同的，重新发送")

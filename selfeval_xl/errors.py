@@ -8,6 +8,7 @@ from __future__ import annotations
 
 # code -> what it means, in the words shown to the user (the message adds file and cell).
 CODES: dict[str, str] = {
+    "NOT_FOUND": "文件不存在",
     "NOT_A_WORKBOOK": "不是电子表格文件",
     "CORRUPT": "文件已损坏，无法打开",
     "ENCRYPTED": "文件已加密（设置了打开密码）",

@@ -59,13 +59,15 @@ PLACEHOLDER_FROM = "请填写发件人 <sender@example.invalid>"
 
 # --attach kinds -> output file suffixes (run.json lists each file's outputs).
 ATTACH_KINDS: dict[str, tuple[str, ...]] = {
-    "report": (".docx",),
+    "report": (".自评价报告.docx",),
     "workbook": (".xlsx", ".xlsm"),
     "pdf": (".pdf",),
+    "letter": (".复核意见书.docx",),  # written by finalize
 }
 ATTACH_ALIASES = {"报告": "report", "自评价报告": "report", "工作簿": "workbook", "复核工作簿": "workbook",
-                  "xlsx": "workbook", "docx": "report"}
-ATTACH_LABEL = {"report": "自评价报告（.docx）", "workbook": "复核工作簿（.xlsx）", "pdf": "PDF 文件"}
+                  "xlsx": "workbook", "docx": "report", "复核意见书": "letter", "意见书": "letter"}
+ATTACH_LABEL = {"report": "自评价报告（.docx）", "workbook": "复核工作簿（.xlsx）", "pdf": "PDF 文件",
+                "letter": "复核意见书（.docx，先运行 finalize）"}
 MIME_TYPES = {
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -355,11 +357,11 @@ def parse_attach(spec: str | Sequence[str]) -> tuple[str, ...]:
             continue
         key = ATTACH_ALIASES.get(key, key)
         if key not in ATTACH_KINDS:
-            raise MailError(f"--attach 的取值“{part.strip()}”无效：可用 report（报告）、workbook（复核工作簿）、pdf，以逗号分隔")
+            raise MailError(f"--attach 的取值“{part.strip()}”无效：可用 report（报告）、workbook（复核工作簿）、pdf、letter（复核意见书），以逗号分隔")
         if key not in out:
             out.append(key)
     if not out:
-        raise MailError("--attach 至少要选一种附件：report、workbook、pdf")
+        raise MailError("--attach 至少要选一种附件：report、workbook、pdf、letter")
     return tuple(out)
 
 

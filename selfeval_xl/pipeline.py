@@ -21,6 +21,9 @@ class JobOptions:
     findings: bool = True  # the report's 附件：复核发现
     template: str | None = None  # report template path
     fonts: dict[str, str] | None = None
+    # An earlier reviewed workbook of this file (at the final output location): its reviewer
+    # decisions (复核认定/复核说明) are carried over to the new review (decisions.py).
+    previous_reviewed: str | None = None
 
 
 @dataclass
@@ -75,8 +78,9 @@ def review_into(src: Path, folder: Path, options: JobOptions = JobOptions()) -> 
     reviews = [review(ev, options.profile) for ev in evaluations]
     # TODO(issue 13): several forms in one workbook - one reviewed workbook, one report per project.
     r = reviews[0]
+    r, decided = _carry_decisions(r, src, options.previous_reviewed)
     project = ProjectOutput(r.evaluation.sheet, r)
-    project.outputs.append(Path(write_reviewed(r, src, folder / reviewed_name(src))).name)
+    project.outputs.append(Path(write_reviewed(r, src, folder / reviewed_name(src), decisions=decided)).name)
     if options.report:
         from .report import render_report, report_name
 
@@ -86,3 +90,31 @@ def review_into(src: Path, folder: Path, options: JobOptions = JobOptions()) -> 
     if missing:
         raise RuntimeError(f"输出文件未生成：{'、'.join(missing)}")
     return JobResult([project], list(project.outputs))
+
+
+def _carry_decisions(r: Review, src: Path, previous: str | None) -> tuple[Review, dict]:
+    """The review with DECISION_STALE findings added, and the decisions to pre-fill.
+
+    Decisions come from ``previous`` (the earlier reviewed workbook) when it exists, else from
+    ``src`` itself when that is a reviewed workbook being reviewed again. An earlier workbook
+    that cannot be read carries nothing over, and the new review says so (DECISION_STALE).
+    """
+    import dataclasses
+
+    from .decisions import STALE, STALE_SEVERITY, carry_over, read_decisions
+    from .errors import ReadError
+    from .model import Finding
+    from .writeback import REVIEWED_MARK
+
+    path = Path(previous) if previous and Path(previous).is_file() else (src if src.stem.endswith(REVIEWED_MARK) else None)
+    if path is None:
+        return r, {}
+    try:
+        old = read_decisions(path)
+    except ReadError as err:
+        lost = Finding(STALE, STALE_SEVERITY, "", f"上次的复核工作簿无法读取（{err.message}），其中的复核认定未能沿用")
+        return dataclasses.replace(r, findings=r.findings + (lost,)), {}
+    if not old:
+        return r, {}
+    decided, stale = carry_over(old, r)
+    return (dataclasses.replace(r, findings=r.findings + tuple(stale)) if stale else r), decided

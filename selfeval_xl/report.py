@@ -11,7 +11,8 @@ staff may restyle it or pass their own with ``--report-template``. Templates are
 
 Template variables (``build_context``); every number is already formatted text:
 
-- ``project``: ``name``, ``year``, ``year_label`` (``2020年度``), ``department``, ``file``
+- ``project``: ``name``, ``year``, ``year_label`` (``2020年度``), ``title_year`` (``year_label``, or ``""`` when
+  the name already holds the year), ``department``, ``file``
 - ``narrative``: lists of paragraphs ``overview`` 项目概况, ``goal`` 项目总目标, ``annual_goal``
   年度绩效目标, ``implementation`` 项目实施情况, ``effect`` 项目管理成效, ``problems``
   项目管理存在的问题及原因, ``suggestions`` 进一步加强项目管理的建议; ``narrative.by_heading``
@@ -26,8 +27,9 @@ Template variables (``build_context``); every number is already formatted text:
 - ``deviation``: ``below`` / ``over`` lists of ``no name category target actual completion
   weight self_score score basis text``, and ``sentence``
 - ``chart``: the bar chart (an InlineImage) or None when no CJK font is available
-- ``show_findings``, ``findings`` (``no code severity severity_code cell message``),
-  ``findings_sentence``, ``counts`` (``error warning info``), ``profile``
+- ``show_findings``, ``findings`` (``no code label severity severity_code cell message``; ``label`` is the
+  Chinese name from labels.py, the one a document shows), ``findings_sentence``, ``counts`` (``error warning
+  info``), ``profile``, ``profile_title``
 """
 from __future__ import annotations
 
@@ -51,6 +53,7 @@ from .errors import TemplateError
 from .fmt import cents, money
 from .fmt import points as score
 from .fsutil import atomic_path
+from .labels import finding_label, profile_title
 from .model import Review, Value
 from .sandbox import SafeSandbox
 
@@ -155,6 +158,8 @@ def build_context(review: Review, findings: bool = True) -> dict[str, Any]:
         "name": clean(ev.project_name.text).strip() or "（未填写项目名称）",
         "year": year,
         "year_label": year_label,
+        # the title's year: none when the project's name already says it (no year twice)
+        "title_year": "" if year and year.removesuffix("年") in clean(ev.project_name.text) else year_label,
         "department": clean(ev.department.text).strip() or "（未填写）",
         "file": ev.file,
     }
@@ -220,11 +225,12 @@ def build_context(review: Review, findings: bool = True) -> dict[str, Any]:
                 "mismatch": mismatch, "fill": "FCE4D6" if mismatch else "FFFFFF", "category": cat.name,
             }
             rows.append(row)
-            w = ind.weight.number
+            w, own = ind.weight.number, ind.self_score.number
             if s is None:
                 continue
-            if w is not None and s.score < w - Decimal("0.005"):
-                below.append(_deviation(row, deduction=w - s.score))
+            # the department's report: below full marks by its own self-score
+            if w is not None and own is not None and own < w - Decimal("0.005"):
+                below.append(_deviation(row, deduction=w - own))
             if "OVER_ACHIEVED" in s.flags:
                 over.append(_deviation(row))
         t = totals_by_name.get(cat.name)
@@ -244,19 +250,15 @@ def build_context(review: Review, findings: bool = True) -> dict[str, Any]:
         points = sum((c.points for c in ev.categories), Decimal(0))
     weight_sum = sum((c.weight_sum for c in review.categories), Decimal(0))
     stated = review.stated_total
-    diff = review.computed_total - review.self_total
-    if abs(diff) < Decimal("0.005"):
-        cmp = "与自评分一致"
-    else:
-        cmp = f"较自评分{'高' if diff > 0 else '低'}{score(abs(diff))}分"
     kinds = "、".join(c.name.removesuffix("目标") for c in ev.categories)
+    # The body is the department's own account (its self-scores); what the rules would give is
+    # in the 自查提示 annex, and the bureau's scores in its 复核意见书 (finalize).
     sentence = (f"项目绩效实现情况{'满分' + score(points) + '分，' if points is not None else ''}"
-                f"共设{kinds}{len(ev.categories)}类{n_ind}项指标。自评分合计{score(review.self_total)}分"
-                f"（表内填报合计{score(stated) + '分' if stated is not None else '未填写'}），"
-                f"按填表说明的评分规则复核得分{score(review.computed_total)}分，{cmp}。")
+                f"共设{kinds}{len(ev.categories)}类{n_ind}项指标，自评分合计{score(review.self_total)}分"
+                f"（表内填报合计{score(stated) + '分' if stated is not None else '未填写'}）。")
     n_mis = sum(1 for c in categories for r in c["indicators"] if r["mismatch"])
-    table_note = "表5列出全部指标的目标值、权重、实际完成值、自评分和按评分规则复核的规则得分"
-    table_note += f"；规则得分与自评分不一致的{n_mis}项以底色标示。" if n_mis else "，各项规则得分与自评分一致。"
+    table_note = "表5列出全部指标的目标值、权重、实际完成值和自评分"
+    table_note += f"；其中{n_mis}项自评分与评分规则不一致，见附件自查提示。" if n_mis and findings else "。"
     totals = {
         "label": ev.performance_label or "项目绩效实现情况", "points": score(points), "count": str(n_ind),
         "weight_sum": score(weight_sum), "stated": score(stated), "self": score(review.self_total),
@@ -264,7 +266,7 @@ def build_context(review: Review, findings: bool = True) -> dict[str, Any]:
     }
 
     lost = sum((d["deduction"] for d in below), Decimal(0))
-    dev_sentence = f"按填表说明的评分规则，{len(below)}项指标未得满分" + (f"，合计扣减{score(lost)}分" if below else "")
+    dev_sentence = f"按自评分，{len(below)}项指标未得满分" + (f"，合计扣减{score(lost)}分" if below else "")
     dev_sentence += f"；{len(over)}项指标超额完成，目标值设定是否合理需予以说明。" if over else "；没有超额完成的指标。"
     for d in below + over:
         d.pop("deduction", None)
@@ -272,22 +274,25 @@ def build_context(review: Review, findings: bool = True) -> dict[str, Any]:
 
     fs = sorted(review.findings, key=lambda x: SEVERITY_ORDER.get(x.severity, 9)) if findings else []
     counts = review.severity_counts()
-    finding_rows = [{"no": str(i), "code": x.code, "severity": SEVERITY_NAMES.get(x.severity, x.severity),
+    finding_rows = [{"no": str(i), "code": x.code, "label": finding_label(x.code, x.severity),
+                     "severity": SEVERITY_NAMES.get(x.severity, x.severity),
                      "severity_code": x.severity, "cell": x.cell or "（整个文件）", "message": clean(x.message)}
                     for i, x in enumerate(fs, 1)]
+    rules_title = profile_title(review.profile)
     if review.findings:
-        findings_sentence = (f"按评分规则配置“{review.profile}”复核，共发现{len(review.findings)}条："
-                             f"错误{counts.get('error', 0)}条，警告{counts.get('warning', 0)}条，提示{counts.get('info', 0)}条。")
+        findings_sentence = (f"按《{rules_title}》逐项核对本表，发现以下{len(review.findings)}条需自查的问题"
+                             f"（错误{counts.get('error', 0)}条，警告{counts.get('warning', 0)}条，提示{counts.get('info', 0)}条），"
+                             "请在报送前逐项核对、修改或说明。")
     else:
-        findings_sentence = f"按评分规则配置“{review.profile}”复核，未发现问题。"
+        findings_sentence = f"按《{rules_title}》逐项核对本表，未发现需自查的问题。"
 
-    chart_png = bar_chart([(c.name, c.points, t.self, t.computed)
+    chart_png = bar_chart([(c.name, c.points, t.self)
                            for c, t in zip(ev.categories, review.categories)]) if ev.categories else None
     return {
         "project": project, "narrative": narrative, "budget": budget, "funds": funds, "composition": composition,
         "categories": categories, "totals": totals, "deviation": deviation,
         "show_findings": bool(findings), "findings": finding_rows, "findings_sentence": findings_sentence,
-        "counts": {k: str(v) for k, v in counts.items()}, "profile": review.profile,
+        "counts": {k: str(v) for k, v in counts.items()}, "profile": review.profile, "profile_title": rules_title,
         "chart": None, "chart_png": chart_png,
     }
 
@@ -302,7 +307,7 @@ def _deviation(row: dict, deduction: Decimal | None = None) -> dict:
     comp = f"，完成率{row['completion']}" if row["completion"] else ""
     own = f"自评分{row['self_score']}分" if row["self_score"] else "未填写自评分"
     text = (f"{row['name']}（{row['category']}）：目标值{row['target'] or '未填写'}，实际完成值{row['actual'] or '未填写'}{comp}；"
-            f"权重{row['weight'] or '—'}分，{own}，规则得分{row['score']}分。评分依据：{_sentence(row['basis'])}")
+            f"权重{row['weight'] or '—'}分，{own}。")
     return {"no": "", "name": row["name"], "category": row["category"], "target": row["target"], "actual": row["actual"],
             "completion": row["completion"], "weight": row["weight"], "self_score": row["self_score"], "score": row["score"],
             "basis": row["basis"], "text": text, "deduction": deduction}
@@ -488,7 +493,7 @@ def render_report(review: Review, target: Path | str, template: Path | str | Non
     tpl = DocxTemplate(io.BytesIO(loaded.data))
     tpl.init_docx()
     png = context.pop("chart_png", None)
-    context["chart"] = InlineImage(tpl, io.BytesIO(png), width=Mm(140)) if png else None
+    context["chart"] = InlineImage(tpl, io.BytesIO(png), width=Mm(120)) if png else None  # ≤ 60 mm tall: a page before it stays ≥ 70 % full
     try:
         tpl.render(context, jinja_env=_env(), autoescape=True)
     except etree.XMLSyntaxError as exc:

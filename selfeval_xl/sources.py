@@ -154,6 +154,8 @@ def _sniff(path: Path, limits: Limits) -> str:
         size = path.stat().st_size
         with path.open("rb") as fh:
             head = fh.read(8)
+    except FileNotFoundError:
+        raise ReadError("NOT_FOUND", "请检查文件名和路径", name) from None
     except OSError as exc:
         raise ReadError("NOT_A_WORKBOOK", f"无法读取文件（{exc.strerror or exc}）", name) from None
     if size == 0:

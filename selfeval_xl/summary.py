@@ -25,6 +25,7 @@ SEVERITY_TEXT = {"error": "错误", "warning": "警告", "info": "提示"}
 SUMMARY_HEADER = ("文件", "项目名称", "主管部门", "年度", "自评总分", "自评分之和", "规则总分", "差异",
                   "错误", "警告", "提示", "状态", "说明")
 FINDINGS_HEADER = ("文件", "单元格", "代码", "级别", "说明")
+FINAL_HEADER = "最终得分"  # appended by finalize (totals.final in run.json)
 
 
 # ---- run.json -------------------------------------------------------------------------
@@ -64,8 +65,9 @@ def _dec(x) -> Decimal | None:
 
 
 def difference(totals: dict | None):
-    """差异 = 自评总分 − 规则总分 (the stated total, or the sum of self-scores when the total is
-    blank). Positive: the self-evaluation scored itself higher than the rules give."""
+    """差异 = 规则总分 − 自评总分 (the stated total, or the sum of self-scores when the total is
+    blank): the one sign convention of every output (复核得分 − 自评分). Negative: the
+    self-evaluation scored itself higher than the rules give."""
     if not totals:
         return None
     base = _dec(totals.get("stated"))
@@ -74,7 +76,7 @@ def difference(totals: dict | None):
     computed = _dec(totals.get("computed"))
     if base is None or computed is None:
         return None
-    d = base - computed
+    d = computed - base
     return int(d) if d == d.to_integral_value() else float(d)
 
 
@@ -117,9 +119,13 @@ def write_summary(target: Path, entries: list[dict]) -> Path:
             c.alignment = Alignment(horizontal="center", vertical="center")
         sheet.freeze_panes = "A2"
 
-    header(ws, SUMMARY_HEADER)
-    ws.cell(1, 8).comment = Comment("差异 = 自评总分 − 规则总分（自评总分为空时用自评分之和）；正数表示自评高于按规则计算的得分。", "selfeval-xl")
-    widths = [_width(h) for h in SUMMARY_HEADER]
+    final = any(isinstance(e.get("totals"), dict) and "final" in e["totals"] for e in entries)  # after finalize
+    names = SUMMARY_HEADER + (FINAL_HEADER,) if final else SUMMARY_HEADER
+    header(ws, names)
+    ws.cell(1, 8).comment = Comment("差异 = 规则总分 − 自评总分（自评总分为空时用自评分之和）；负数表示自评高于按规则计算的得分。", "selfeval-xl")
+    if final:
+        ws.cell(1, len(names)).comment = Comment("复核定稿（selfeval-xl finalize）后的最终得分：按复核认定，未认定的指标取规则得分。", "selfeval-xl")
+    widths = [_width(h) for h in names]
     row = 1
     for e in entries:
         row += 1
@@ -131,7 +137,7 @@ def write_summary(target: Path, entries: list[dict]) -> Path:
             totals.get("stated"), totals.get("self"), totals.get("computed"), difference(totals),
             counts.get("error"), counts.get("warning"), counts.get("info"),
             STATUS_TEXT.get(e.get("status"), e.get("status")), _note(e),
-        )
+        ) + ((totals.get("final"),) if final else ())
         for col, v in enumerate(values, 1):
             c = _put(ws, row, col, v)
             widths[col - 1] = max(widths[col - 1], _width(v))
@@ -139,7 +145,7 @@ def write_summary(target: Path, entries: list[dict]) -> Path:
                 c.fill = failed_fill
             elif e.get("status") == "skipped":
                 c.font = skipped_font
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(SUMMARY_HEADER))}{max(row, 1)}"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(names))}{max(row, 1)}"
     for col, w in enumerate(widths, 1):
         ws.column_dimensions[get_column_letter(col)].width = min(max(w + 2, 8), 60)
 

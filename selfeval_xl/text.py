@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .model import Review
 from .fmt import pad, plain
+from .labels import finding_label, profile_title
 
 SEVERITY_NAMES = {"error": "错误", "warning": "警告", "info": "提示"}
 
@@ -12,7 +13,7 @@ def review_summary(r: Review) -> str:
     lines = [
         f"文件：{ev.file}",
         f"项目：{ev.project_name.text}（{ev.year.text}年度，{ev.department.text}）",
-        f"评分规则：{r.profile}",
+        f"评分规则：{profile_title(r.profile)}（{r.profile}）",
         "",
         _row("类别", "分值", "权重合计", "自评分", "规则得分"),
     ]
@@ -30,7 +31,7 @@ def review_summary(r: Review) -> str:
     for sev in ("error", "warning", "info"):
         for f in r.findings:
             if f.severity == sev:
-                lines.append(f"  [{SEVERITY_NAMES[sev]}] {f.code} {f.cell}：{f.message}")
+                lines.append(f"  [{SEVERITY_NAMES[sev]}] {finding_label(f.code, f.severity)}（{f.code}）{f.cell}：{f.message}")
     return "\n".join(lines)
 
 

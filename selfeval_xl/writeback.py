@@ -56,6 +56,10 @@ ADDED_COLUMNS: tuple[tuple[str, float], ...] = (
     ("评分依据", 48),  # widened to the longest basis, see _basis_width
 )
 ADDED_HEADERS = tuple(h for h, _ in ADDED_COLUMNS)
+# The reviewer's two columns after the six (decisions.py reads them back by these headers):
+# 复核认定 is a dropdown (or a number typed in), 复核说明 free text; empty = not decided yet.
+DECISION_COLUMNS: tuple[tuple[str, float], ...] = (("复核认定", 14), ("复核说明", 30))
+DECISION_CHOICES = ("采纳规则得分", "维持自评分")
 SEVERITY_FILLS = {"error": "FFC7CE", "warning": "FFEB9C", "info": "DDEBF7"}
 SEVERITY_NAMES = {"error": "错误", "warning": "警告", "info": "提示"}
 SEVERITY_ORDER = ("error", "warning", "info")
@@ -97,12 +101,13 @@ def _is_reviewed(path: Path) -> bool:
 # --------------------------------------------------------------------------- entry point
 
 
-def write_reviewed(review: Review, source: Path, target: Path) -> Path:
+def write_reviewed(review: Review, source: Path, target: Path, decisions: dict | None = None) -> Path:
     """Write the reviewed copy of ``source`` to ``target`` (atomically) and return ``target``.
 
     ``source`` is only read. ``target`` may be the source itself only when the source is a
     reviewed workbook (``X.复核.xlsx``): that is the idempotent re-review, and the atomic
     replace means the old file stays whole until the new one is complete.
+    ``decisions``: (sheet, indicator name cell) -> (复核认定, 复核说明) to pre-fill (decisions.py).
     """
     source, target = Path(source), Path(target)
     if _same_file(source, target) and not _is_reviewed(source):
@@ -112,7 +117,9 @@ def write_reviewed(review: Review, source: Path, target: Path) -> Path:
         ev = review.evaluation
         ws = wb[ev.sheet]
         sheet_index, first = _clear_previous_review(wb, ws, ev.header_row)
-        _add_columns(ws, review, first or last_used_column(ws) + 1)
+        first = first or last_used_column(ws) + 1
+        _add_columns(ws, review, first)
+        _add_decision_columns(ws, review, first + len(ADDED_COLUMNS), decisions or {})
         _mark_findings(wb, review.findings)
         _add_review_sheet(wb, review, notices, source.name, sheet_index)
         with atomic_path(target) as out:
@@ -411,7 +418,7 @@ def _clear_previous_review(wb: Workbook, ws, header_row: int) -> tuple[int | Non
         del wb[REVIEW_SHEET]
     start = _own_columns(ws, header_row)
     if start:
-        _clear_columns(ws, start, start + len(ADDED_COLUMNS) - 1)
+        _clear_columns(ws, start, start + len(ADDED_COLUMNS) + len(DECISION_COLUMNS) - 1)
     for sheet in wb.worksheets:
         _clear_own_comments(sheet)
     return index, start
@@ -433,6 +440,9 @@ def _clear_columns(ws, first: int, last: int) -> None:
     # ws._cells is the only way to delete cells without creating the empty ones in between.
     for key in [k for k in ws._cells if first <= k[1] <= last]:
         del ws._cells[key]
+    for dv in list(ws.data_validations.dataValidation):  # our 复核认定 dropdown
+        if dv.sqref.ranges and all(first <= r.min_col and r.max_col <= last for r in dv.sqref.ranges):
+            ws.data_validations.dataValidation.remove(dv)
 
 
 def _clear_own_comments(ws) -> None:
@@ -635,6 +645,34 @@ def _emu_to_last_col(ws, col0: int, offset: int, width: int) -> int:
         remaining -= col_emu
         col += 1
     return col
+
+
+def _add_decision_columns(ws, review: Review, first: int, decisions: dict) -> None:
+    """复核认定 (dropdown; a typed number is accepted too) and 复核说明, pre-filled from ``decisions``."""
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    ev = review.evaluation
+    header = ws.cell(ev.header_row, ev.last_column)
+    for i, (title, width) in enumerate(DECISION_COLUMNS):
+        cell = ws.cell(ev.header_row, first + i)
+        put(cell, title)
+        _copy_look(header, cell, with_fill=True)
+        cell.alignment = _aligned(header.alignment, wrap=True)
+        ws.column_dimensions[get_column_letter(first + i)].width = width
+    rows = [r for r in (_row_of(s.indicator.cell) for s in review.scored) if r]
+    for s in review.scored:
+        row = _row_of(s.indicator.cell)
+        got = decisions.get((ev.sheet, s.indicator.cell)) or decisions.get(s.indicator.cell)
+        if row and got:
+            for i, value in enumerate(got[:2]):
+                put(ws.cell(row, first + i), value if value not in ("", None) else None)
+    if rows:
+        letter = get_column_letter(first)
+        dv = DataValidation(type="list", formula1='"' + ",".join(DECISION_CHOICES) + '"', allow_blank=True,
+                            showErrorMessage=False, promptTitle="复核认定",
+                            prompt="采纳规则得分 / 维持自评分，或直接填写认定的分数；留空为未认定")
+        dv.add(f"{letter}{min(rows)}:{letter}{max(rows)}")
+        ws.add_data_validation(dv)
 
 
 # --------------------------------------------------------------------------- findings on cells

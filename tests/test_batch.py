@@ -223,7 +223,7 @@ def test_run_folder(inbox, tmp_path):
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:M13"
     rows = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
     assert set(rows) == set(files)
-    assert rows[SAMPLE.name][1:8] == ("苏州市打造先进制造业基地专项资金", "苏州市工业和信息化局", 2020, 77.38, 77.38, 77.51, -0.13)
+    assert rows[SAMPLE.name][1:8] == ("苏州市打造先进制造业基地专项资金", "苏州市工业和信息化局", 2020, 77.38, 77.38, 77.51, 0.13)  # 差异 = 规则总分 − 自评总分
     assert rows[SAMPLE.name][11] == "成功"
     for name, code in EXPECTED_FAILED.items():
         assert rows[name][11] == "失败" and rows[name][12].startswith(f"[{code}]")

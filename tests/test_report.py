@@ -119,7 +119,7 @@ def test_content_order_and_headings(sample_docx, sample_review):
     assert texts[2] == "主管部门：苏州市工业和信息化局"
     positions = [texts.index(h) for h in HEADINGS]
     assert positions == sorted(positions), "sections out of order"
-    assert texts.index("附件") > positions[-1] and texts.index("复核发现") > texts.index("附件")
+    assert texts.index("附件") > positions[-1] and texts.index("自查提示") > texts.index("附件")
 
     doc = Document(sample_docx)
     styles = {p.text: p.style.style_id for p in doc.paragraphs if p.text in HEADINGS}
@@ -142,17 +142,20 @@ def test_content_order_and_headings(sample_docx, sample_review):
 
     body = "\n".join(texts)
     assert "资金执行率（实际支付数÷财政拨款数）为98.96%" in body  # 56974.96 / 57572.29
-    assert "按填表说明的评分规则复核得分77.51分" in body and "自评分合计77.38分" in body
+    # the department's report: its own scores in the body, the rule scores only in the 自查提示 annex
+    assert "自评分合计77.38分（表内填报合计77.38分）" in body and "77.51" not in body.split("自查提示")[0]
+    assert "其中1项自评分与评分规则不一致，见附件自查提示" in body
 
     # 四、偏差分析: one numbered paragraph per indicator below full marks / over-achieved
-    below = [s for s in sample_review.scored if s.indicator.weight.number is not None
-             and s.score < s.indicator.weight.number - Decimal("0.005")]
+    below = [s for s in sample_review.scored if s.indicator.weight.number is not None and s.indicator.self_score.number
+             is not None and s.indicator.self_score.number < s.indicator.weight.number - Decimal("0.005")]
     over = [s for s in sample_review.scored if "OVER_ACHIEVED" in s.flags]
     dev_below = section("（一）未得满分的指标", "（二）超额完成的指标")
     dev_over = section("（二）超额完成的指标", "五、项目管理成效")
     assert len(dev_below) == len(below) >= 1 and len(dev_over) == len(over) >= 1
     assert any(p.startswith("1. 预算执行率（投入目标）：目标值=100%，实际完成值=99.9%，完成率99.9%") for p in dev_below)
-    assert all("评分依据：" in p for p in dev_below + dev_over)
+    assert any(p.endswith("保持全省第二的位置（影响力目标）：目标值全省第二，实际完成值全省第二；权重0.67分，自评分0.54分。")
+               for p in dev_below)  # below full marks by its own score
 
 
 def test_tables(sample_docx, sample_review):
@@ -166,13 +169,13 @@ def test_tables(sample_docx, sample_review):
     assert composition.rows[1].cells[1].text == ev.sub_items[0].name
     assert composition.rows[-1].cells[0].text == "合计" and composition.rows[-1].cells[-1].text == "57559.49"
 
-    assert [c.text for c in classes.rows[1].cells] == ["投入目标", "26", "10", "26", "25.96", "25.96"]
-    assert [c.text for c in classes.rows[-1].cells] == ["合计", "80", "92", "80", "77.38", "77.51"]
+    assert [c.text for c in classes.rows[1].cells] == ["投入目标", "26", "10", "26", "25.96"]
+    assert [c.text for c in classes.rows[-1].cells] == ["合计", "80", "92", "80", "77.38"]
 
     # indicator table: header + rows + one subtotal per class + total; class cells merged
     n = len(ev.indicators)
     assert len(indicators.rows) == 1 + n + len(ev.categories) + 1
-    assert [c.text for c in indicators.rows[0].cells] == ["类别", "指标名称", "目标值", "权重", "实际完成值", "自评分", "规则得分"]
+    assert [c.text for c in indicators.rows[0].cells] == ["类别", "指标名称", "目标值", "权重", "实际完成值", "自评分"]
     first = indicators.rows[1].cells
     assert first[0].text == "投入目标\n（26分）" and first[1].text == ev.indicators[0].name
     tbl = indicators._tbl
@@ -183,16 +186,14 @@ def test_tables(sample_docx, sample_review):
         tags = [k.tag.split("}")[1] for k in tcPr]
         assert tags == sorted(tags, key=report._TCPR_ORDER.index), tags
     last = [c.text for c in indicators.rows[-1].cells]
-    assert last[0] == "合计" and last[-2:] == ["77.38", "77.51"]
+    assert last[0] == "合计" and last[-1] == "77.38"
     subtotals = [r for r in indicators.rows if r.cells[0].text.endswith("小计")]
     assert [r.cells[0].text for r in subtotals] == [f"{c.name}小计" for c in ev.categories]
-    # the one SCORE_MISMATCH (保持全省第二: 0.54 vs 0.67) is shaded
-    shaded = [tc for tc in tbl.iter(qn("w:tc")) if any(s.get(qn("w:fill")) == "FCE4D6" for s in tc.iter(qn("w:shd")))]
-    assert len(shaded) == sum(1 for f in sample_review.findings if f.code == "SCORE_MISMATCH") == 1
 
     assert len(findings.rows) == 1 + len(sample_review.findings)
     row = findings.rows[1].cells
-    assert row[1].text == "错误" and row[2].text.startswith("自评表!") and row[3].text.startswith("SCORE_MISMATCH\n")
+    assert row[1].text == "错误" and row[2].text.startswith("自评表!") and row[3].text.startswith("评分不符\n")
+    assert [c.text for c in findings.rows[0].cells] == ["序号", "级别", "单元格", "问题及说明"]
 
 
 def test_chart_is_embedded(sample_docx):
@@ -200,7 +201,7 @@ def test_chart_is_embedded(sample_docx):
         pytest.skip("no CJK font on this machine: the chart is left out")
     names = zipfile.ZipFile(sample_docx).namelist()
     assert any(n.startswith("word/media/") and n.endswith(".png") for n in names)
-    assert "图1  各类指标分值、自评分与规则得分" in _texts(sample_docx)
+    assert "图1  各类指标分值与自评分" in _texts(sample_docx)
 
 
 def test_findings_false_leaves_out_the_attachment(sample_review, tmp_path):
@@ -443,8 +444,8 @@ def test_real_client_pdf(sample_docx, tmp_path):
 
     text = subprocess.run([pdftotext, "-layout", str(pdf), "-"], capture_output=True, text=True, timeout=60).stdout
     flat = re.sub(r"\s+", "", text)
-    for needle in [NAME, "绩效自评价报告", "主管部门：苏州市工业和信息化局", *HEADINGS, "附件", "复核发现",
-                   "77.38", "77.51", "57559.49", "57572.29", "56974.96", "98.96%", "— 1 —".replace(" ", "")]:
+    for needle in [NAME, "绩效自评价报告", "主管部门：苏州市工业和信息化局", *HEADINGS, "附件", "自查提示",
+                   "77.38", "0.67", "57559.49", "57572.29", "56974.96", "98.96%", "— 1 —".replace(" ", "")]:
         assert needle.replace(" ", "") in flat, needle
 
     # render page 1 and the indicator table's first page; keep page 1 for a human to look at
@@ -475,6 +476,6 @@ def test_sparse_workbook_still_renders(sample_review, tmp_path):
     assert texts[1] == "绩效自评价报告" and "主管部门：（未填写）" in texts
     assert "财政拨款数或实际支付数未填写，无法计算资金执行率。" in body
     assert texts.count(report.NOT_FILLED) == 7
-    assert "复核，未发现问题。" in body
+    assert "逐项核对本表，未发现需自查的问题。" in body
     positions = [texts.index(h) for h in HEADINGS]
     assert positions == sorted(positions)

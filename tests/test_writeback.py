@@ -205,7 +205,7 @@ def test_review_of_reviewed_replaces(sample, tmp_path):
     assert second.name == first.name
     a, b = load_workbook(first), load_workbook(second)
     assert a.sheetnames == b.sheetnames and b.sheetnames.count(REVIEW_SHEET) == 1
-    assert a["自评表"].max_column == b["自评表"].max_column == 13
+    assert a["自评表"].max_column == b["自评表"].max_column == 15  # 7 form columns + 6 review + 2 decision columns
     assert [c.value for c in b["自评表"][70]] == [c.value for c in a["自评表"][70]]
     row = _row_of(b["自评表"], SECOND_PLACE)
     g = b["自评表"].cell(row, 7)
@@ -216,7 +216,7 @@ def test_review_of_reviewed_replaces(sample, tmp_path):
     # in place, as the CLI does when the reviewed file sits in the output folder
     third = write_reviewed(review_file(second), second, second)
     c = load_workbook(third)
-    assert c.sheetnames == b.sheetnames and c["自评表"].max_column == 13
+    assert c.sheetnames == b.sheetnames and c["自评表"].max_column == 15
 
 
 def _notes_or_empty(ws) -> list[str]:
@@ -283,7 +283,7 @@ def test_preservation(sample, tmp_path):
     out = _write(sample, tmp_path / "out")
     wb2 = load_workbook(out)
     ws2 = wb2["自评表"]
-    assert [str(d.sqref) for d in ws2.data_validations.dataValidation] == ["I71:I162"]
+    assert [str(d.sqref) for d in ws2.data_validations.dataValidation] == ["I71:I162", "T71:T162"]  # the form's own, then our 复核认定 dropdown
     assert ws2.data_validations.dataValidation[0].formula1 == '"是,否"'
     assert [str(cf.sqref) for cf in ws2.conditional_formatting] == ["J71:J162"]
     assert len(ws2._images) == 1
@@ -504,7 +504,7 @@ def test_libreoffice_reads_the_reviewed_sample(sample, tmp_path):
     budget = next(r for r in rows if r.startswith(",,预算执行率,"))
     assert "99.9%" in budget.split(",")[9]
     header = next(r for r in rows if "目标值（解析）" in r)
-    assert header.split(",")[7:] == list(ADDED_HEADERS)
+    assert header.split(",")[7:] == [*ADDED_HEADERS, "复核认定", "复核说明"]
 
 
 def _csv_of_first_sheet(path: Path, outdir: Path) -> str:

@@ -50,6 +50,9 @@ STYLES: dict[str, tuple[str, str, float, dict]] = {
     "AttachmentLabel": ("附件标识", "heading1", 16, {"line": "exact"}),
     "Footer": ("footer", "page_number", 14, {"line": "single", "latin_as_east": True}),
 }
+# Fonts missing on stock Windows -> the face Word should fall back to (w:altName in the font
+# table), so a report opened there keeps the right look without --font.
+ALT_NAMES: dict[str, str] = {"仿宋_GB2312": "仿宋", "楷体_GB2312": "楷体", "方正小标宋简体": "黑体"}
 # Styles kept from python-docx's default template (everything else is dropped).
 KEEP_STYLES = {"DefaultParagraphFont", "TableNormal", "NoList", "TableGrid"}
 
@@ -135,6 +138,19 @@ def _settings(doc) -> None:
     doc.settings.odd_and_even_pages_header_footer = True
 
 
+def _font_table(doc) -> None:
+    """The font table lists our faces (zh-CN charset 86) with their w:altName fallbacks."""
+    part = next(r.target_part for r in doc.part.rels.values() if r.reltype.endswith("/fontTable"))
+    fonts = []
+    for face in dict.fromkeys(FONTS.values()):
+        alt = f'<w:altName w:val="{ALT_NAMES[face]}"/>' if face in ALT_NAMES else ""
+        charset = "00" if face.isascii() else "86"
+        fonts.append(f'<w:font w:name="{face}">{alt}<w:charset w:val="{charset}"/><w:family w:val="auto"/>'
+                     '<w:pitch w:val="variable"/></w:font>')
+    part._blob = ("<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
+                  f'<w:fonts {nsdecls("w")}>' + "".join(fonts) + "</w:fonts>").encode("utf-8")
+
+
 def _drop_extra_parts(doc) -> None:
     """Drop python-docx's stylesWithEffects copy (400 kB of unused styles) and the thumbnail."""
     part = doc.part
@@ -191,9 +207,10 @@ def _twips(mm: float) -> int:
 
 
 def _table(doc, widths_mm: list[float], rows: list[list], header_rows: int = 1, styles: list[str] | None = None,
-           valign: str = "center"):
+           valign: str = "center", together: bool = False):
     """A fixed-layout bordered table. ``rows`` holds cell texts; a cell may be a tuple
-    (text, span) to merge ``span`` columns, or (text, span, style)."""
+    (text, span) to merge ``span`` columns, or (text, span, style). ``together``: a short
+    table kept on one page (every row but the last is kept with the next)."""
     table = doc.add_table(rows=0, cols=len(widths_mm))
     table.style = doc.styles["Table Grid"]
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
@@ -241,6 +258,8 @@ def _table(doc, widths_mm: list[float], rows: list[list], header_rows: int = 1, 
             for k, line in enumerate(text if isinstance(text, list) else [text]):
                 p = cell.paragraphs[0] if k == 0 else cell.add_paragraph()
                 p.style = doc.styles[STYLES[style][0]]
+                if together and r < len(rows) - 1:
+                    p.paragraph_format.keep_with_next = True
                 if line:
                     p.add_run(line)
             col += span
@@ -266,6 +285,7 @@ def build() -> Document:
     doc = Document()
     _styles(doc)
     _settings(doc)
+    _font_table(doc)
     _drop_extra_parts(doc)
     _section(doc)
     body = doc.element.body
@@ -285,7 +305,7 @@ def build() -> Document:
 
     # Title block
     para("{{ project.name }}", "Title")
-    para("{{ project.year_label }}绩效自评价报告", "Title")
+    para("{{ project.title_year }}绩效自评价报告", "Title")
     para("主管部门：{{ project.department }}", "Subtitle")
 
     para("一、项目基本情况", "Heading1")
@@ -305,14 +325,14 @@ def build() -> Document:
     _table(doc, [39, 39, 39, 39], [
         ["年初预算数", "当年使用上年结余、结转及当年调整预算数", "财政拨款数", "指标结余数"],
         ["{{ budget.initial }}", "{{ budget.adjustment }}", "{{ budget.allocated }}", "{{ budget.balance }}"],
-    ])
+    ], together=True)
     para("（二）资金使用情况", "Heading2")
     para("{{ funds.sentence }}")
     para("表2  市级财政资金使用情况（万元）", "Caption")
     _table(doc, [31.2] * 5, [
         ["财政拨款数", "实际支付数", "资金结余、结转数", "其中：结转数", "其中：财政收回数"],
         ["{{ funds.allocated }}", "{{ funds.paid }}", "{{ funds.balance }}", "{{ funds.carried }}", "{{ funds.recovered }}"],
-    ])
+    ], together=True)
     para("（三）项目资金构成", "Heading2")
     para("{{ composition.sentence }}")
     para("表3  项目资金构成（万元）", "Caption")
@@ -328,31 +348,32 @@ def build() -> Document:
     para("{{ totals.sentence }}")
     para("（一）各类指标得分", "Heading2")
     para("表4  各类指标得分汇总", "Caption")
-    _table(doc, [36, 20, 20, 28, 26, 26], [
-        ["类别", "分值", "指标个数", "权重合计", "自评分", "规则得分"],
+    # The department's report: its own scores. The bureau's re-scored totals are in the 复核意见书.
+    _table(doc, [44, 26, 26, 30, 30], [
+        ["类别", "分值", "指标个数", "权重合计", "自评分"],
         ["{%tr for cat in categories %}"],
-        ["{{ cat.name }}", "{{ cat.points }}", "{{ cat.count }}", "{{ cat.weight_sum }}", "{{ cat.self }}", "{{ cat.computed }}"],
+        ["{{ cat.name }}", "{{ cat.points }}", "{{ cat.count }}", "{{ cat.weight_sum }}", "{{ cat.self }}"],
         ["{%tr endfor %}"],
-        ["合计", "{{ totals.points }}", "{{ totals.count }}", "{{ totals.weight_sum }}", "{{ totals.self }}", "{{ totals.computed }}"],
-    ])
+        ["合计", "{{ totals.points }}", "{{ totals.count }}", "{{ totals.weight_sum }}", "{{ totals.self }}"],
+    ], together=True)
     para("{%p if chart %}")
     para("{{ chart }}", "Figure")
-    para("图1  各类指标分值、自评分与规则得分", "Caption")
+    para("图1  各类指标分值与自评分", "Caption")
     para("{%p endif %}")
     para("（二）各项指标完成情况", "Heading2")
     para("{{ totals.table_note }}")
     para("表5  绩效指标完成情况", "Caption")
-    _table(doc, [21, 45, 22, 12, 24, 14, 18], [
-        ["类别", "指标名称", "目标值", "权重", "实际完成值", "自评分", "规则得分"],
+    _table(doc, [22, 54, 26, 14, 26, 14], [
+        ["类别", "指标名称", "目标值", "权重", "实际完成值", "自评分"],
         ["{%tr for cat in categories %}"],
         ["{%tr for ind in cat.indicators %}"],
         ["{% vm %}{{ cat.label_cell }}", "{{ ind.name }}", "{{ ind.target }}", "{{ ind.weight }}", "{{ ind.actual }}",
-         "{{ ind.self_score }}", "{% cellbg ind.fill %}{{ ind.score }}"],
+         "{{ ind.self_score }}"],
         ["{%tr endfor %}"],
-        [("{{ cat.name }}小计", 3), "{{ cat.weight_sum }}", "", "{{ cat.self }}", "{{ cat.computed }}"],
+        [("{{ cat.name }}小计", 3), "{{ cat.weight_sum }}", "", "{{ cat.self }}"],
         ["{%tr endfor %}"],
-        [("合计", 3), "{{ totals.weight_sum }}", "", "{{ totals.self }}", "{{ totals.computed }}"],
-    ], styles=["TableCenter", "TableText", "TableCenter", "TableCenter", "TableCenter", "TableCenter", "TableCenter"],
+        [("合计", 3), "{{ totals.weight_sum }}", "", "{{ totals.self }}"],
+    ], styles=["TableCenter", "TableText", "TableCenter", "TableCenter", "TableCenter", "TableCenter"],
         # top: a class block spans pages, its label belongs at the block's start; and LibreOffice
         # centres the cells of rows inside a vertical merge inconsistently
         valign="top")
@@ -384,22 +405,21 @@ def build() -> Document:
     para("{%p if show_findings %}")
     label = para("附件", "AttachmentLabel")
     label.paragraph_format.page_break_before = True
-    para("复核发现", "Title")
+    para("自查提示", "Title")
     para("{{ findings_sentence }}")
     para("{%p if findings %}")
-    # The code goes on its own line above the message: codes such as COMPOSITION_VS_FUNDS
-    # are too long for a column of their own on a portrait page.
+    # The problem's Chinese name (labels.py) on its own line above the message.
     _table(doc, [10, 12, 26, 108], [
-        ["序号", "级别", "单元格", "代码及说明"],
+        ["序号", "级别", "单元格", "问题及说明"],
         ["{%tr for f in findings %}"],
-        ["{{ f.no }}", "{{ f.severity }}", "{{ f.cell }}", ["{{ f.code }}", "{{ f.message }}"]],
+        ["{{ f.no }}", "{{ f.severity }}", "{{ f.cell }}", ["{{ f.label }}", "{{ f.message }}"]],
         ["{%tr endfor %}"],
     ], styles=["TableCenter", "TableCenter", "TableText", "TableText"])
     para("{%p endif %}")
     para("{%p endif %}")
 
     props = doc.core_properties
-    props.title = "{{ project.name }}{{ project.year_label }}绩效自评价报告"
+    props.title = "{{ project.name }}{{ project.title_year }}绩效自评价报告"
     props.author = "selfeval-xl"
     props.comments = ""
     props.language = "zh-CN"
