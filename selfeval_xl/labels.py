@@ -26,10 +26,14 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "MISSING_VALUE": ("内容未填", "请补填该项内容。"),
     "FORMULA_NO_VALUE": ("公式无结果", "该单元格公式没有计算结果，请在 Excel 中重新计算并保存后再提交。"),
     "DECISION_STALE": ("复核认定待重审", "该指标在复核认定后已修改，复核人员需重新认定。"),
-    # national form (财预〔2020〕10号) checks
+    # national form (财预〔2020〕10号) checks (checks_national.py)
+    "BUDGET_SCORE_MISMATCH": ("预算执行率得分不符", "预算执行率得分应为执行率（不超过100%）乘以分值，请按全年执行数÷全年预算数重新计算。"),
+    "EXECUTION_RATE_MISMATCH": ("执行率计算不符", "执行率应等于全年执行数÷全年预算数，请重新计算。"),
+    "BUDGET_ROWS_SUM": ("资金合计不符", "年度资金总额应等于当年财政拨款、上年结转资金与其他资金之和，请核对。"),
+    "DEVIATION_REASON_MISSING": ("未说明偏差原因", "未得满分的指标应填写偏差原因分析及改进措施，请补充。"),
+    "ACTUAL_REPEATS_TARGET": ("实际值照抄指标值", "实际完成值应填写实际达到的数值，不应照抄年度指标值，请补充实测值。"),
+    "CLASS_WEIGHTS": ("一级指标分值调整", "一级指标分值与默认分配不同，请确认已按规定调整并说明理由。"),
     "GRADE_MISMATCH": ("等级不符", "等级应与总分对应，请核对。"),
-    "EXECUTION_RATE": ("预算执行率不符", "请按全年执行数÷全年预算数重新计算预算执行率及其得分。"),
-    "REASON_MISSING": ("未说明偏差原因", "未得满分的指标应填写偏差原因分析及改进措施，请补充。"),
 }
 SEVERITY_NAMES: dict[str, str] = {"error": "错误", "warning": "警告", "info": "提示"}
 _FALLBACK = "请核对该单元格内容。"

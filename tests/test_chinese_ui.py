@@ -145,3 +145,12 @@ def test_report_pages_before_the_chart_are_filled(tmp_path):
     if installed_names("仿宋_GB2312") == set():
         note = font_notice(pdf, report.DEFAULT_FONTS)
         assert note and "仿宋_GB2312" in note and "代替" in note
+
+
+def test_every_finding_code_has_a_chinese_label():
+    """A document never shows a code: every code a check can raise has its label and 整改要求."""
+    from selfeval_xl import checks, labels
+
+    missing = sorted(c for c in checks.SEVERITY if c not in labels.FINDINGS)
+    assert missing == []
+    assert all(label and remedy for label, remedy in labels.FINDINGS.values())
