@@ -73,7 +73,10 @@ def cmd_profiles(args) -> int:
 def cmd_template(args) -> int:
     from . import form
 
-    out = form.write(Path(args.output))
+    if args.form == "national":
+        out = form.write_national(Path(args.output or "项目支出绩效自评表模板.xlsx"))
+    else:
+        out = form.write(Path(args.output or "自评表模板.xlsx"))
     print(f"已生成空白自评表：{out}")
     return EXIT_OK
 
@@ -147,7 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_profiles)
 
     c = sub.add_parser("template", help="生成空白自评表模板")
-    c.add_argument("-o", "--output", default="自评表模板.xlsx")
+    c.add_argument("-o", "--output", default=None, help="输出文件（默认：自评表模板.xlsx；national：项目支出绩效自评表模板.xlsx）")
+    c.add_argument("--form", choices=("suzhou", "national"), default="suzhou",
+                   help="表式：suzhou（苏州市级财政支出项目绩效自评表，默认）或 national（项目支出绩效自评表，财预〔2020〕10号）")
     c.set_defaults(func=cmd_template)
 
     c = sub.add_parser("run", help="批量复核一个文件夹中的自评表，生成复核工作簿、报告、汇总.xlsx 和 run.json")
