@@ -106,7 +106,12 @@ def _key(text: str) -> str:
 
 
 class _NSheet(_Sheet):
-    """``_Sheet`` that knows the national labels (so an empty value is not read as the next label)."""
+    """``_Sheet`` with labels compared without a trailing colon (``项目名称：``, ``年度资金总额:``) and
+    that knows the national labels (so an empty value is not read as the next label)."""
+
+    def __init__(self, grid: Grid):
+        super().__init__(grid)
+        self.labels = {rc: t.rstrip("：") or t for rc, t in self.labels.items()}
 
     @staticmethod
     def _is_label(t: str) -> bool:
