@@ -228,7 +228,7 @@ NATIONAL_BLANK: dict = {
     "note": None,  # 注 below the table
 }
 NATIONAL_WIDTHS = {"A": 9, "B": 11, "C": 12, "D": 26, "E": 14, "F": 14, "G": 8, "H": 8, "I": 22}
-NATIONAL_SPLIT_WIDTHS = {"A": 9, "B": 11, "C": 12, "D": 24, "E": 8, "F": 10, "G": 8, "H": 12, "I": 7, "J": 7, "K": 20}
+NATIONAL_SPLIT_WIDTHS = {"A": 9, "B": 11, "C": 12, "D": 22, "E": 11, "F": 10, "G": 8, "H": 11, "I": 7, "J": 7, "K": 18}
 
 
 def build_national(content: dict | None = None) -> Workbook:
@@ -346,6 +346,10 @@ def build_national(content: dict | None = None) -> Workbook:
         _put(ws, f"A{r}:{last}{r}", c["note"], Font(name="宋体", size=9), LEFT, border=False)
         ws.row_dimensions[r].height = 60
     ws.print_title_rows = f"{head}:{head + spans - 1}"
+    for row in ws.iter_rows():  # labels typed with line breaks (经济效益\n指标) need the height
+        lines = max((c.value.count("\n") + 1 for c in row if isinstance(c.value, str)), default=1)
+        if lines > 1:
+            ws.row_dimensions[row[0].row].height = max(ws.row_dimensions[row[0].row].height or 15, 13.5 * lines)
     return wb
 
 
