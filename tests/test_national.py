@@ -692,3 +692,105 @@ def test_national_report_pdf_has_the_headings(national_docx, tmp_path):
     flat = "".join(text.split())
     for h in NATIONAL_HEADINGS + ["附件", "复核发现", "2022年度项目支出绩效自评报告", "学生受资助人数"]:
         assert h in flat, h
+
+
+def test_sichuan_shaped_table(tmp_path):
+    """The 四川 部门预算项目支出绩效自评表 shape: 预算执行情况（10分） with 年初预算 | 调整后预算数 | 预算执行数 |
+    预算执行率 | 权重 | 得分 and rows 总额 / 其中:财政资金 / 财政专户管理资金 / 单位资金 / 其他资金, the goals above it
+    (项目基本情况 | 项目年度目标 | 年度目标完成情况), 绩效指标（90分） with 指标性质 | 指标值 | 度量单位 on the header row,
+    完成值 | 权重 | 得分 | 未完成原因分析, 合计, then 评价结论 / 存在问题 / 改进措施 and the signatures."""
+    rows = [
+        ["部门预算项目支出绩效自评表(2023年度)"],
+        ["项目名称", "51092324T0000-全县安可替代补助资金项目"],
+        ["主管部门", "大英县司法局部门", None, None, None, None, "实施单位 (盖章)", "大英县司法局"],
+        ["项目基本情况", "1.项目年度目标完成情况", "项目年度目标", None, None, None, "年度目标完成情况"],
+        [None, None, "根据要求购买安可设备,并完成项目资金支付。", None, None, None, "完成"],
+        ["预算执行情况(10分)", "年度预算数(万元)", "年初预算", "调整后预算数", "预算执行数", "预算执行率", "权重", "得分", "原因"],
+        [None, "总额", "0.00", "3.36", "3.36", "100.00%", 10, 10, "1.预算执行率=预算执行数/调整后预算数"],
+        [None, "其中:财政资金", "0.00", "3.36", "3.36", "100.00%", "/", "/"],
+        [None, "财政专户管理资金", "0.00", "0.00", "0.00", "0.00%", "/", "/"],
+        [None, "单位资金", "0.00", "0.00", "0.00", "0.00%", "/", "/"],
+        [None, "其他资金", None, None, None, None, "/", "/"],
+        ["绩效指标(90分)", "一级指标", "二级指标", "三级指标", "指标性质", "指标值", "度量单位", "完成值", "权重", "得分", "未完成原因分析"],
+        [None, "产出指标", "质量指标", "完成安可产品购买并按要求支付资金", "=", 100, "%", "100%", 45, 45],
+        [None, None, "数量指标", "购买安可电脑", "≥", 13, "台", "13台", 45, 45],
+        ["合计", None, None, None, None, None, None, None, 100, 100],
+        ["评价结论", "按要求购买设备并完成资金支付。"],
+        ["存在问题", "无"],
+        ["改进措施", "无"],
+        ["项目负责人:查小兵", None, None, None, None, None, "财务负责人:唐勇"],
+    ]
+    merges = ["A1:K1", "B2:K2", "B3:F3", "H3:K3", "A4:A5", "C4:F4", "G4:K4", "C5:F5", "G5:K5", "A6:A11", "I7:K7",
+              "A12:A14", "B13:B14", "A15:H15", "B16:K16", "B17:K17", "B18:K18"]
+    ev = one(national_sheet(tmp_path / "sc.xlsx", rows, merges))
+    assert (ev.year.text, ev.project_name.text, ev.implementer.text) == ("2023", "51092324T0000-全县安可替代补助资金项目", "大英县司法局")
+    assert ev.performance_points == D(90)
+    x = ev.execution
+    assert (x.unit, x.cell, list(x.rows)) == ("万元", f"{S}!A6", ["total", "current", "other"])
+    t = x.rows["total"]
+    assert (t.initial.number, t.annual.number, t.executed.number, t.rate.text, t.points.number, t.score.number) == \
+        (D("0.00"), D("3.36"), D("3.36"), "100.00%", D(10), D(10))
+    assert x.rows["current"].label == "其中:财政资金" and x.rows["current"].points.text == "/"
+    assert ev.narrative["年度绩效目标"].text == "根据要求购买安可设备,并完成项目资金支付。"
+    assert ev.narrative["年度总体目标实际完成情况"].text == "完成"
+    assert table(ev) == [("产出指标", "质量指标", "完成安可产品购买并按要求支付资金", "=100%", "100%", D(45), D(45), ""),
+                         ("产出指标", "数量指标", "购买安可电脑", "≥13台", "13台", D(45), D(45), "")]
+    assert [i.target.cell for i in ev.indicators] == [f"{S}!F13", f"{S}!F14"]
+    assert (ev.total_points.number, ev.total_points.cell, ev.stated_total.number, ev.stated_total.cell) == \
+        (D(100), f"{S}!I15", D(100), f"{S}!J15")
+    assert {h: ev.narrative[h].text for h in ("评价结论", "存在问题", "改进措施")} == {
+        "评价结论": "按要求购买设备并完成资金支付。", "存在问题": "无", "改进措施": "无"}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(top=st.integers(0, 30), left=st.integers(0, 8), unmerge=st.booleans(), blank_after=st.sets(st.integers(13, 19)))
+def test_drift_reads_the_same(tmp_path_factory, top, left, unmerge, blank_after):
+    """Anywhere on the sheet, class cells merged or not, blank lines between indicator rows: same table."""
+    rows, merges = base_rows()
+    if unmerge:
+        merges = [m for m in merges if m not in ("B13:B16", "C13:C14", "B17:B19", "A12:A20")]
+    out, new_merges = [], []
+    row_of = {}
+    for k, row in enumerate(rows, 1):
+        out.append(row)
+        row_of[k] = len(out)
+        if k in blank_after:
+            out.append([])
+    for m in merges:
+        c1, r1, c2, r2 = range_boundaries(m)
+        new_merges.append(f"{get_column_letter(c1)}{row_of[r1]}:{get_column_letter(c2)}{row_of[r2]}")
+    path = tmp_path_factory.mktemp("drift") / "d.xlsx"
+    ev = one(national_sheet(path, out, new_merges, top=top, left=left))
+    assert table(ev) == BASE_TABLE
+    assert [i.cell for i in ev.indicators] == [ref("D", row_of[r], top, left) for r in range(13, 21)]
+    assert ev.stated_total.cell == ref("H", row_of[21], top, left) and ev.stated_total.number == D(97)
+    assert ev.execution.rows["total"].executed.cell == ref("E", 6, top, left)
+
+
+def test_mixed_folder_in_one_run(tmp_path):
+    """``run`` over a folder with a Suzhou and a national workbook: each read as its form and reported
+    with its own template. (Profile given explicitly: auto needs the national-2020 profile.)"""
+    import json
+
+    from docx import Document
+
+    from selfeval_xl import cli
+
+    box, out = tmp_path / "in", tmp_path / "out"
+    box.mkdir()
+    shutil.copy2(SAMPLE, box / SAMPLE.name)
+    shutil.copy2(NATIONAL_SAMPLE, box / NATIONAL_SAMPLE.name)
+    assert cli.main(["run", str(box), "-o", str(out), "-j", "1", "-q", "--profile", "suzhou-2020"]) == 0
+    runs = {f["input"]: f for f in json.loads((out / "run.json").read_text(encoding="utf-8"))["files"]}
+    assert {k: v["status"] for k, v in runs.items()} == {SAMPLE.name: "ok", NATIONAL_SAMPLE.name: "ok"}
+    assert runs[NATIONAL_SAMPLE.name]["totals"]["stated"] == 96
+    assert runs[NATIONAL_SAMPLE.name]["project"] == {"name": "义务教育营养改善计划专项资金", "department": "永德县教育体育局",
+                                                     "year": 2022}
+
+    def headings(name: str) -> list[str]:
+        return [p.text for p in Document(out / report.report_name(name)).paragraphs if p.style.style_id == "Heading1"]
+
+    assert headings(NATIONAL_SAMPLE.name) == ["一、项目基本情况", "二、绩效目标实现情况", "三、偏差及原因", "四、改进措施"]
+    assert headings(SAMPLE.name)[-1] == "七、改进建议"
+    reviewed = load_workbook(out / (NATIONAL_SAMPLE.stem + ".复核.xlsx"))
+    assert "复核结果" in reviewed.sheetnames

@@ -73,7 +73,7 @@ REQUIRED = ("name", "target", "actual", "score")
 # 项目资金 block: column headers and row labels.
 EXECUTION_COLUMNS: dict[str, tuple[str, ...]] = {
     "initial": ("年初预算数", "年初预算"),
-    "annual": ("全年预算数", "全年预算", "调整后预算数", "调整预算数", "年度预算数"),
+    "annual": ("全年预算数", "全年预算", "调整后预算数", "调整预算数"),
     "executed": ("全年执行数", "全年执行", "预算执行数", "实际执行数", "执行数"),
     "points": ("分值", "权重"),
     "rate": ("执行率", "预算执行率"),
@@ -118,7 +118,8 @@ class _NSheet(_Sheet):
         return t in _FIELD_LABELS
 
 
-_FIELD_LABELS = {norm(x) for x in ("项目名称", "主管部门", "主管部门（单位）", "项目主管部门", "实施单位", "实施单位（盖章）",
+_FIELD_LABELS = {norm(x) for x in ("项目名称", "主管部门", "主管部门（单位）", "主管部门及代码", "项目主管部门", "实施单位",
+                                   "实施单位（盖章）", "实施单位及代码",
                                    "项目单位", "年度", "项目年度", "评价年度", "自评得分", "财政审核评分")}
 
 
@@ -143,12 +144,12 @@ def read_sheet(grids: list[Grid], grid: Grid, file: str) -> SelfEvaluation:
         raise ReadError("MISSING_FIELD", f"工作表“{sheet}”中找不到“项目名称”", file)
     if name.blank:
         raise ReadError("MISSING_FIELD", "“项目名称”未填写", file, name.cell)
-    dept = field("主管部门", "主管部门（单位）", "项目主管部门", "项目主管部门（单位）")
-    implementer = field("实施单位", "实施单位（盖章）", "项目实施单位", "项目单位")
+    dept = field("主管部门", "主管部门（单位）", "主管部门及代码", "项目主管部门", "项目主管部门（单位）")
+    implementer = field("实施单位", "实施单位（盖章）", "实施单位及代码", "项目实施单位", "项目单位")
     title, year = _title_and_year(s, head_row, file)
 
-    goal_rc = s.find("年度总体目标", prefix=True, rows=above)
-    execution = _execution(s, goal_rc[0] if goal_rc else head_row, file)
+    goal_rc = s.find("年度总体目标", "项目基本情况", "项目年度目标", prefix=True, rows=above)
+    execution = _execution(s, head_row, goal_rc[0] if goal_rc else None, file)
     narrative = _goals(s, goal_rc, head_row, file)
     categories, end_row = _indicators(s, head_row, head_end, cols, split, file)
     total_row, trailer = _trailer(s, end_row, cols, file)
@@ -244,8 +245,9 @@ def _title_and_year(s: _Sheet, head_row: int, file: str) -> tuple[str, Value]:
     return title, Value("")
 
 
-def _execution(s: _Sheet, stop_row: int, file: str) -> BudgetExecution | None:
-    """The 项目资金 block: its column header row (全年预算数 and 全年执行数) and the rows below it."""
+def _execution(s: _Sheet, stop_row: int, goal_row: int | None, file: str) -> BudgetExecution | None:
+    """The 项目资金 block above ``stop_row``: its column header row (全年预算数 and 全年执行数) and the
+    rows below it, up to the 年度总体目标 block when that follows it."""
     wanted = {_key(label): key for key, labels in EXECUTION_COLUMNS.items() for label in labels}
     by_row: dict[int, dict[str, int]] = {}
     for (r, c), t in sorted(s.labels.items()):
@@ -255,13 +257,15 @@ def _execution(s: _Sheet, stop_row: int, file: str) -> BudgetExecution | None:
     head, cols = next(((r, f) for r, f in sorted(by_row.items()) if "annual" in f and "executed" in f), (None, {}))
     if head is None:
         return None
-    label_rc = s.find("项目资金", prefix=True, rows=range(max(1, head - 3), stop_row))
+    label_rc = s.find("项目资金", "预算执行情况", prefix=True, rows=range(max(1, head - 3), stop_row))
     unit_texts = [s.g.text(*label_rc), s.g.text(label_rc[0] + 1, label_rc[1])] if label_rc else []
-    unit_texts += [s.g.text(head, c) for c in cols.values()]
+    unit_texts += [s.g.text(head, c) for c in range(1, max(cols.values()) + 1)]  # 年度预算数（万元）, 全年预算数（元）
     joined = norm("".join(unit_texts))
     unit = "万元" if "万元" in joined else ("元" if "（元）" in joined else "万元")
     first_amount = min(cols.values())
     head_end = max(s.g.span(head, c)[2] for c in cols.values())
+    if goal_row is not None and goal_row > head:
+        stop_row = goal_row
     rows: dict[str, ExecutionRow] = {}
     for r in range(head_end + 1, stop_row):
         label_cell = None
@@ -305,8 +309,9 @@ def _goals(s: _Sheet, goal_rc, head_row: int, file: str) -> dict[str, Narrative]
     if goal_rc is None:
         return out
     rows = range(goal_rc[0], head_row)
-    for heading, labels in ((GOAL_HEADING, ("预期目标", "年初设定目标", "年度目标", "绩效目标")),
-                            (GOAL_ACTUAL_HEADING, ("实际完成情况", "年度总体目标完成情况", "目标完成情况", "完成情况"))):
+    for heading, labels in ((GOAL_HEADING, ("预期目标", "年初设定目标", "项目年度目标", "年度目标", "绩效目标")),
+                            (GOAL_ACTUAL_HEADING, ("实际完成情况", "年度总体目标完成情况", "年度目标完成情况", "目标完成情况",
+                                                   "完成情况"))):
         rc = s.find(*labels, rows=rows)
         if rc is None:
             continue
@@ -322,10 +327,11 @@ def _goals(s: _Sheet, goal_rc, head_row: int, file: str) -> dict[str, Narrative]
 # --------------------------------------------------------------------------- indicators
 
 
-def _own_cells(g: Grid, r: int) -> list[tuple[int, str]]:
-    """(column, normalised text) of the cells that start on row ``r`` (not carried by a merge from above)."""
+def _own_cells(g: Grid, r: int, last: int) -> list[tuple[int, str]]:
+    """(column, normalised text) of the cells up to column ``last`` that start on row ``r`` (not
+    carried by a merge from above)."""
     out, seen = [], set()
-    for c in range(1, g.max_col + 1):
+    for c in range(1, last + 1):
         a = g.anchor(r, c)
         if a in seen or a[0] != r:
             continue
@@ -383,13 +389,13 @@ def _indicators(s: _Sheet, head_row: int, head_end: int, cols: dict[str, int], s
     """The indicator rows under the header, until 总分 / a 注 / 其他需要说明事项 (returned as end row)."""
     g = s.g
     c1, c2, cn = cols.get("level1"), cols.get("level2"), cols["name"]
-    left = min(cols.values())
+    width = max(cols.values()) + 2
     header_words = {_key(x) for labels in COLUMNS.values() for x in labels}
     blocks: list[list] = []  # [name, label, cell, points, [indicators]]
     level2 = ""
     end_row = g.max_row + 1
     for r in range(head_end + 1, g.max_row + 1):
-        own = _own_cells(g, r)
+        own = _own_cells(g, r, width)
         if _is_end(own, cols):
             end_row = r
             break
@@ -459,7 +465,7 @@ def _trailer(s: _Sheet, end_row: int, cols: dict[str, int], file: str):
     note = ""
     limit = min(c for k, c in cols.items() if k in ("weight", "score", "target", "actual"))
     for r in range(end_row, min(g.max_row, end_row + 15) + 1):
-        own = _own_cells(g, r)
+        own = _own_cells(g, r, max(cols.values()) + 2)
         if not own:
             continue
         c, first = own[0]
@@ -493,7 +499,7 @@ def _stated_total(s: _Sheet, total_row: int, cols: dict[str, int], file: str) ->
 
 def _grade(s: _Sheet, row: int, file: str) -> Value:
     """The grade printed on the 总分 row: a cell 优/良/中/差 (or 等级：优, or 等级 | 优)."""
-    for c, t in _own_cells(s.g, row):
+    for c, t in _own_cells(s.g, row, s.g.max_col):
         m = GRADE.match(t)
         if m:
             return Value(s.g.ref(row, c), m.group(1))
