@@ -794,3 +794,51 @@ def test_mixed_folder_in_one_run(tmp_path):
     assert headings(SAMPLE.name)[-1] == "七、改进建议"
     reviewed = load_workbook(out / (NATIONAL_SAMPLE.stem + ".复核.xlsx"))
     assert "复核结果" in reviewed.sheetnames
+
+
+NASTY = [None, "", " ", "总分", "合计", "注：见说明", "指标1：", "……", "/", "—", "产出指标", "效益指标（30分）", "一级指标",
+         "三级指标", "年度指标值", "项目名称", "其他需要说明事项", "优", "等级", "≧", "=SUM(A1)", "（元）", "项目资金（元）",
+         "2023年度", 0, -5, 12.5, 1e308, "1,234.5", "１２３", "≥", "百分之百", "\u202e反向", "x" * 500]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.integers(1, 24), st.integers(1, 12), st.sampled_from(NASTY)), min_size=1, max_size=6))
+def test_edited_cells_read_or_fail_cleanly(tmp_path_factory, edits):
+    """Any typed cell anywhere on the form: a SelfEvaluation that reviews and reports, or a ReadError."""
+    rows, merges = base_rows()
+    rows = [list(r) + [None] * (12 - len(r)) for r in rows] + [[None] * 12 for _ in range(2)]
+
+    def edit(wb):
+        ws = wb.active
+        for r, c, v in edits:
+            cell = ws.cell(r, c)
+            if type(cell).__name__ == "MergedCell":
+                continue
+            cell.value = v
+            if isinstance(v, str):
+                cell.data_type = "s"
+
+    path = tmp_path_factory.mktemp("edit") / "e.xlsx"
+    national_sheet(path, rows, merges, edit=edit)
+    try:
+        forms = read_all(path)
+    except ReadError as err:
+        assert err.code in ("MISSING_FIELD", "NOT_SELF_EVALUATION_FORM") and err.message
+        return
+    for ev in forms:
+        r = review(ev, "suzhou-2020")
+        ctx = report.build_context(r)
+        assert ctx["project"]["name"]
+        if ev.form == "national":
+            assert ctx["national"]["execution"]["sentence"].endswith("。")
+
+
+def test_goal_text_feeds_goal_mismatch(tmp_path):
+    """预期目标 is narrative["年度绩效目标"], so the existing GOAL_MISMATCH check compares it with the table."""
+    rows, merges = base_rows()
+    rows[10][1] = "新建收容所1间；钢结构圈养围栏150米。"
+    ev = one(national_sheet(tmp_path / "goal.xlsx", rows, merges))
+    found = [(f.code, f.cell) for f in review(ev, "suzhou-2020").findings if f.code == "GOAL_MISMATCH"]
+    assert found == [("GOAL_MISMATCH", f"{S}!E14")]
+    assert [f for f in review(one(national_sheet(tmp_path / "base.xlsx")), "suzhou-2020").findings
+            if f.code == "GOAL_MISMATCH"] == []
