@@ -842,3 +842,13 @@ def test_goal_text_feeds_goal_mismatch(tmp_path):
     assert found == [("GOAL_MISMATCH", f"{S}!E14")]
     assert [f for f in review(one(national_sheet(tmp_path / "base.xlsx")), "suzhou-2020").findings
             if f.code == "GOAL_MISMATCH"] == []
+
+
+def test_indicator_names_that_look_like_trailer_labels(tmp_path):
+    rows, merges = base_rows()
+    rows[13][3] = "存在问题整改率"
+    rows[14][3] = "改进措施落实率"
+    rows[15][3] = "注册用户数"
+    ev = one(national_sheet(tmp_path / "names.xlsx", rows, merges))
+    assert [i.name for i in ev.indicators][1:4] == ["存在问题整改率", "改进措施落实率", "注册用户数"]
+    assert len(ev.indicators) == 8 and ev.stated_total.number == D(97)

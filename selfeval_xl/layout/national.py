@@ -452,7 +452,7 @@ def _is_end(own: list[tuple[int, str]], cols: dict[str, int]) -> bool:
     if any(t in TOTAL_LABELS for c, t in own if c < limit):
         return True
     c, first = own[0]
-    if c > cols["name"]:
+    if c >= cols["name"]:  # an indicator named 存在问题整改率 or 说明书印制数量 is not the end
         return False
     return first.startswith(END_PREFIXES) or bool(NOTE.match(first)) or ("自评表" in first and len(own) <= 2)
 
