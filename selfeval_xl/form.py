@@ -227,8 +227,8 @@ NATIONAL_BLANK: dict = {
     "total": (100, None, None),  # 总分: 分值, 得分, 等级
     "note": None,  # 注 below the table
 }
-NATIONAL_WIDTHS = {"A": 9, "B": 11, "C": 12, "D": 26, "E": 14, "F": 14, "G": 8, "H": 8, "I": 22}
-NATIONAL_SPLIT_WIDTHS = {"A": 9, "B": 11, "C": 12, "D": 22, "E": 11, "F": 10, "G": 8, "H": 11, "I": 7, "J": 7, "K": 18}
+NATIONAL_WIDTHS = {"A": 10, "B": 17, "C": 12, "D": 26, "E": 14, "F": 14, "G": 8, "H": 8, "I": 22}
+NATIONAL_SPLIT_WIDTHS = {"A": 10, "B": 16, "C": 12, "D": 22, "E": 11, "F": 10, "G": 8, "H": 11, "I": 7, "J": 7, "K": 18}
 
 
 def build_national(content: dict | None = None) -> Workbook:
