@@ -342,14 +342,12 @@ def _national(review: Review, ctx: dict[str, Any]) -> dict[str, Any]:
             "actual": paragraphs(ev.narrative["年度总体目标实际完成情况"].text) if "年度总体目标实际完成情况" in ev.narrative else []}
     goal = {k: v or [NOT_FILLED] for k, v in goal.items()}
 
-    by_name = {c.name: c for c in review.categories}
     classes = []
     exec_points = total.points.number if total is not None else None
     if total is not None:
         classes.append({"name": "预算执行率", "points": score(exec_points), "count": "", "weight_sum": score(exec_points),
                         "self": _value_text(total.score), "computed": score(review.execution_score)})
     for c in ctx["categories"]:
-        t = by_name.get(c["name"])
         classes.append({"name": c["name"], "points": c["points"], "count": str(c["count"]), "weight_sum": c["weight_sum"],
                         "self": c["self"], "computed": c["computed"]})
     weight_sum = sum((c.weight_sum for c in review.categories), Decimal(0)) + (exec_points or Decimal(0))
