@@ -851,3 +851,17 @@ def test_indicator_names_that_look_like_trailer_labels(tmp_path):
     ev = one(national_sheet(tmp_path / "names.xlsx", rows, merges))
     assert [i.name for i in ev.indicators][1:4] == ["存在问题整改率", "改进措施落实率", "注册用户数"]
     assert len(ev.indicators) == 8 and ev.stated_total.number == D(97)
+
+
+def test_total_label_on_the_header_row_merged_down(tmp_path):
+    """项目资金（万元） | 年度资金总额 (merged over two rows) | 年初预算数 | 调整预算数（A） | 全年执行数（B） | 执行率（B/A）,
+    the amounts on the row below (as the 银川 form prints it)."""
+    rows, merges = base_rows()
+    rows[4] = ["项目资金（万元）", "年度资金总额", "年初预算数", "调整预算数（A）", "全年执行数（B）", "分值", "执行率（B/A）", "得分"]
+    rows[5][1] = None
+    merges = merges + ["B5:B6"]
+    ev = one(national_sheet(tmp_path / "yc.xlsx", rows, merges))
+    t = ev.execution.rows["total"]
+    assert (t.label, t.cell, t.annual.number, t.executed.number, t.annual.cell) == \
+        ("年度资金总额", f"{S}!B5", D("32.4"), D("31.69"), f"{S}!D6")
+    assert list(ev.execution.rows) == ["total", "current", "carryover", "other"]

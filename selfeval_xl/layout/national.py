@@ -273,7 +273,9 @@ def _execution(s: _Sheet, stop_row: int, goal_row: int | None, file: str) -> Bud
             anchor = s.g.anchor(r, c)
             if label_rc and anchor == s.g.anchor(*label_rc):
                 continue
-            if s.g.text(r, c) and anchor[0] == r:
+            # the row's own label, or one merged down from above (年度资金总额 printed on the header
+            # row and merged over the row of its amounts)
+            if s.g.text(r, c) and (anchor[0] == r or _execution_row(s.g.text(*anchor)) not in rows):
                 label_cell = anchor
                 break
         if label_cell is None:
