@@ -100,9 +100,18 @@ UNNAMED = "（未填写三级指标）"
 
 def _key(text: str) -> str:
     """Header form of a label: norm, without （A）/（B/A） marks, units and a trailing colon."""
-    t = MARKS.sub("", norm(text))
+    return _marks_off(norm(text))
+
+
+def _marks_off(t: str) -> str:
+    """``_key`` of a label that is already normalised (``_Sheet.labels``)."""
+    t = MARKS.sub("", t)
     t = t.replace("（万元）", "").replace("（元）", "").replace("（%）", "")
     return t.rstrip("：")
+
+
+# Cheap test on the raw cells before any label is normalised: a national header has 一级/二级/三级指标.
+_LEVEL = re.compile(r"[一二三]\s*级\s*指\s*标")
 
 
 class _NSheet(_Sheet):
@@ -125,6 +134,8 @@ _FIELD_LABELS = {norm(x) for x in ("项目名称", "主管部门", "主管部门
 
 def detect(grid: Grid) -> bool:
     """Does this sheet hold the national form (an indicator header with 一级/二级指标 and 三级指标)?"""
+    if not any(isinstance(v, str) and _LEVEL.search(v) for v in grid.cells.values()):
+        return False
     return _header(_NSheet(grid)) is not None
 
 
@@ -188,7 +199,7 @@ def _header(s: _Sheet) -> tuple[int, int, dict[str, int], dict[str, int]] | None
     wanted = {_key(label): key for key, labels in COLUMNS.items() for label in labels}
     rows: dict[int, dict[str, int]] = {}
     for (r, c), t in sorted(s.labels.items()):
-        k = _key(t)
+        k = _marks_off(t)
         key = wanted.get(k) or ("reason" if k.startswith(REASON_PREFIXES) else None)
         if key and key not in rows.setdefault(r, {}):
             rows[r][key] = c
@@ -214,7 +225,7 @@ def _split(s: _Sheet, row: int, end: int, cols: dict[str, int]) -> tuple[dict[st
         found: dict[str, int] = {}
         for c in range(1, s.g.max_col + 1):
             t = s.labels.get((r, c))
-            key = wanted.get(_key(t)) if t else None
+            key = wanted.get(_marks_off(t)) if t else None
             if key and key not in found and c not in taken:
                 found[key] = c
         if "value" in found and ("op" in found or "unit" in found):
@@ -251,7 +262,7 @@ def _execution(s: _Sheet, stop_row: int, goal_row: int | None, file: str) -> Bud
     wanted = {_key(label): key for key, labels in EXECUTION_COLUMNS.items() for label in labels}
     by_row: dict[int, dict[str, int]] = {}
     for (r, c), t in sorted(s.labels.items()):
-        key = wanted.get(_key(t)) if r < stop_row else None
+        key = wanted.get(_marks_off(t)) if r < stop_row else None
         if key and key not in by_row.setdefault(r, {}):
             by_row[r][key] = c
     head, cols = next(((r, f) for r, f in sorted(by_row.items()) if "annual" in f and "executed" in f), (None, {}))
