@@ -865,3 +865,12 @@ def test_total_label_on_the_header_row_merged_down(tmp_path):
     assert (t.label, t.cell, t.annual.number, t.executed.number, t.annual.cell) == \
         ("年度资金总额", f"{S}!B5", D("32.4"), D("31.69"), f"{S}!D6")
     assert list(ev.execution.rows) == ["total", "current", "carryover", "other"]
+
+
+def test_header_labels_spaced_out(tmp_path):
+    """Headers typed with spaces for justification (一 级 指 标, 三　级　指　标) are the same headers."""
+    rows, merges = base_rows()
+    rows[11][1:4] = ["一 级 指 标", "二级\n指标", "三　级　指　标"]
+    rows[11][8] = "偏差原因分析\n及改进措施"
+    ev = one(national_sheet(tmp_path / "spaced.xlsx", rows, merges))
+    assert table(ev) == BASE_TABLE
