@@ -492,8 +492,10 @@ def test_formula_without_cached_value_is_a_notice(tmp_path):
     assert ev.stated_total.blank
 
 
+@pytest.mark.office
 @pytest.mark.parametrize("ext", ["xls", "ods"])
 def test_other_formats(tmp_path, ext):
+    """The base table saved as .xls and .ods by LibreOffice reads the same."""
     src = national_sheet(tmp_path / "base.xlsx")
     out = convert(src, ext, tmp_path)
     ev = one(out)
