@@ -876,3 +876,11 @@ def test_header_labels_spaced_out(tmp_path):
     rows[11][8] = "偏差原因分析\n及改进措施"
     ev = one(national_sheet(tmp_path / "spaced.xlsx", rows, merges))
     assert table(ev) == BASE_TABLE
+
+
+def test_class_from_the_subclass_when_the_first_class_cell_is_empty(tmp_path):
+    rows, merges = base_rows()
+    merges = [m for m in merges if m != "B13:B16"]
+    rows[12][1] = None
+    ev = one(national_sheet(tmp_path / "no1.xlsx", rows, merges))
+    assert table(ev) == BASE_TABLE and ev.categories[0].cell == f"{S}!C13"

@@ -437,6 +437,9 @@ def _indicators(s: _Sheet, head_row: int, head_end: int, cols: dict[str, int], s
             continue  # a placeholder row left from the template (指标1：, ……, /, empty)
         if norm(name) in PLACEHOLDER_NAMES:
             name = UNNAMED
+        if not blocks and level2:  # 一级 left empty on the first rows: the class follows from the 二级 name
+            cname = _class_of_level2(level2)
+            blocks.append([cname, cname, g.ref(r, c2), None, []])
         if not blocks:
             raise ReadError("NOT_SELF_EVALUATION_FORM", f"指标“{name}”之前没有一级指标（产出/效益/满意度指标）", file,
                             g.ref(r, cn))
@@ -526,7 +529,7 @@ def _grade(s: _Sheet, row: int, file: str) -> Value:
 
 def _grade_label(s: _Sheet, start: int, file: str) -> Value:
     """A 自评等级 label elsewhere below the table, with the grade right of it."""
-    rc = s.find(*GRADE_LABELS, rows=range(start, s.g.max_row + 1))
+    rc = s.find(*GRADE_LABELS, rows=range(start, start + 16))  # near the table, not on a next form
     if rc is None:
         return Value("")
     v = s.right_of(rc, file)
