@@ -403,7 +403,7 @@ def _national(review: Review, ctx: dict[str, Any]) -> dict[str, Any]:
     if other and paragraphs(other.text):
         improvements.append(f"其他需要说明事项：{_sentence(' '.join(paragraphs(other.text)))}")
     overview = (f"{project['name']}，主管部门为{project['department']}，实施单位为{implementer}；"
-                f"本报告依据该项目{project['year_label']}项目支出绩效自评表（{ev.file}）编写。")
+                f"本报告依据{project['year_label']}项目支出绩效自评表（{ev.file}）编写。")
     return {
         "implementer": implementer, "overview": overview,
         "execution": {"unit": unit, "rows": rows, "sentence": execution_sentence},
