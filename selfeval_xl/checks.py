@@ -47,10 +47,10 @@ SEVERITY: dict[str, str] = {
 def run(ev: SelfEvaluation, scored: list[Scored] | tuple[Scored, ...], profile: Profile) -> list[Finding]:
     findings = list(ev.notices)
     findings += _indicator_findings(scored, profile)
-    if ev.form == "national":  # its own money block and totals; no Suzhou balances, split or goals
+    if ev.form == "national":  # its own money block and totals; no Suzhou balances or split
         from . import checks_national
 
-        return findings + _weights(ev, profile) + checks_national.run(ev, scored, profile)
+        return findings + _weights(ev, profile) + checks_national.run(ev, scored, profile) + _goals(ev, profile)
     findings += _totals(ev, scored, profile)
     findings += _weights(ev, profile)
     findings += _money(ev, profile)

@@ -97,10 +97,12 @@ def cmd_profiles(args) -> int:
 def cmd_template(args) -> int:
     from . import form
 
-    if Path(args.output).exists() and not args.force:
-        print(f"错误：文件已存在：{args.output}（加 --force 覆盖）", file=sys.stderr)
+    default = "项目支出绩效自评表模板.xlsx" if args.form == "national" else "自评表模板.xlsx"
+    target = Path(args.output or default)
+    if target.exists() and not args.force:
+        print(f"错误：文件已存在：{target}（加 --force 覆盖）", file=sys.stderr)
         return EXIT_USAGE
-    out = form.write(Path(args.output))
+    out = form.write_national(target) if args.form == "national" else form.write(target)
     print(f"已生成空白自评表：{out}")
     return EXIT_OK
 
@@ -193,7 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_profiles)
 
     c = sub.add_parser("template", help="生成空白自评表模板")
-    c.add_argument("-o", "--output", default="自评表模板.xlsx", metavar="FILE", help="输出文件（默认 自评表模板.xlsx）")
+    c.add_argument("-o", "--output", default=None, metavar="FILE",
+                   help="输出文件（默认：自评表模板.xlsx；national：项目支出绩效自评表模板.xlsx）")
+    c.add_argument("--form", choices=("suzhou", "national"), default="suzhou",
+                   help="表式：suzhou（苏州市级财政支出项目绩效自评表，默认）或 national（项目支出绩效自评表，财预〔2020〕10号）")
     c.add_argument("--force", action="store_true", help="覆盖已存在的文件")
     c.set_defaults(func=cmd_template)
 

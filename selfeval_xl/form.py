@@ -183,3 +183,178 @@ def _put(ws: Worksheet, rng: str, value, font: Font = BODY_FONT, align: Alignmen
             if fill is not None:
                 x.fill = fill
 
+
+
+# --------------------------------------------------------------------------- the national form
+# 项目支出绩效自评表, the annex of 财预〔2020〕10号 (layout/national.py reads it). ``build_national``
+# writes the blank form (templates/项目支出绩效自评表模板.xlsx, ``selfeval-xl template --form national``)
+# and the national sample (tools/build_national_sample.py), so both share one layout.
+
+NATIONAL_SHEET = "项目支出绩效自评表"
+NATIONAL_TITLE = "项目支出绩效自评表"
+NATIONAL_HEADER = ("一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分", "偏差原因分析及改进措施")
+NATIONAL_SPLIT = ("指标性质", "指标值", "度量单位")
+EXECUTION_HEADER = ("年初预算数", "全年预算数", "全年执行数", "分值", "执行率", "得分")
+_PLACEHOLDERS = [("指标1：",) + (None,) * 5, ("指标2：",) + (None,) * 5, ("……",) + (None,) * 5]
+
+# The blank national form: every class and sub-class of the annex with its template rows.
+NATIONAL_BLANK: dict = {
+    "title": NATIONAL_TITLE,
+    "year_line": "（　　年度）",
+    "extra_lines": [],  # lines under the title: a text (one merged cell) or (left, right)
+    "project_name": None,
+    "department": None,
+    "implementer": None,
+    "unit": "万元",
+    "execution_label": None,  # as printed; default 项目资金（<unit>）
+    # key -> (row label, 年初预算数, 全年预算数, 全年执行数, 分值, 执行率, 得分)
+    "execution": {
+        "total": ("年度资金总额", None, None, None, 10, None, None),
+        "current": ("其中：当年财政拨款", None, None, None, "—", None, "—"),
+        "carryover": ("上年结转资金", None, None, None, "—", None, "—"),
+        "other": ("其他资金", None, None, None, "—", None, "—"),
+    },
+    "goal": (None, None),  # 预期目标, 实际完成情况
+    "goal_label": "年度总体目标",
+    "split_target": False,  # True: 年度指标值 as 指标性质 | 指标值 | 度量单位, targets as (op, value, unit)
+    # (一级 label, [(二级 label, [(三级 name, 年度指标值, 实际完成值, 分值, 得分, 偏差原因分析及改进措施), ...]), ...])
+    "classes": [
+        ("产出指标", [(name, list(_PLACEHOLDERS)) for name in ("数量指标", "质量指标", "时效指标", "成本指标")]),
+        ("效益指标", [(name, list(_PLACEHOLDERS)) for name in ("经济效益指标", "社会效益指标", "生态效益指标", "可持续影响指标")]),
+        ("满意度指标", [("服务对象满意度指标", list(_PLACEHOLDERS))]),
+    ],
+    "remarks": None,  # 其他需要说明事项 (a row above 总分 when not None)
+    "total": (100, None, None),  # 总分: 分值, 得分, 等级
+    "note": None,  # 注 below the table
+}
+NATIONAL_WIDTHS = {"A": 10, "B": 17, "C": 12, "D": 26, "E": 14, "F": 14, "G": 8, "H": 8, "I": 22}
+NATIONAL_SPLIT_WIDTHS = {"A": 10, "B": 16, "C": 12, "D": 22, "E": 11, "F": 10, "G": 8, "H": 11, "I": 7, "J": 7, "K": 18}
+
+
+def build_national(content: dict | None = None) -> Workbook:
+    """The national form as an openpyxl Workbook, blank or filled with ``content`` (see NATIONAL_BLANK)."""
+    from openpyxl.utils import get_column_letter as L
+
+    c = NATIONAL_BLANK if content is None else {**NATIONAL_BLANK, **content}
+    split = bool(c["split_target"])
+    wb = Workbook()
+    ws = wb.active
+    ws.title = NATIONAL_SHEET
+    widths = NATIONAL_SPLIT_WIDTHS if split else NATIONAL_WIDTHS
+    for col, width in widths.items():
+        ws.column_dimensions[col].width = width
+    last = L(len(widths))
+    print_a4_one_page_wide(ws)
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.5
+
+    r = 1
+    _put(ws, f"A{r}:{last}{r}", c["title"], Font(name="宋体", size=16, bold=True), CENTER, border=False)
+    ws.row_dimensions[r].height = 30
+    r += 1
+    if c["year_line"] is not None:
+        _put(ws, f"A{r}:{last}{r}", c["year_line"], Font(name="宋体", size=12), CENTER, border=False)
+        r += 1
+    for line in c["extra_lines"]:
+        if isinstance(line, (tuple, list)):
+            _put(ws, f"A{r}:D{r}", line[0], BODY_FONT, LEFT, border=False)
+            _put(ws, f"E{r}:{last}{r}", line[1], BODY_FONT, Alignment(horizontal="right", vertical="center"), border=False)
+        else:
+            _put(ws, f"A{r}:{last}{r}", line, BODY_FONT, LEFT, border=False)
+        r += 1
+
+    _label(ws, f"A{r}:B{r}", "项目名称")
+    _put(ws, f"C{r}:{last}{r}", c["project_name"], align=LEFT)
+    r += 1
+    _label(ws, f"A{r}:B{r}", "主管部门")
+    _put(ws, f"C{r}:E{r}", c["department"], align=LEFT)
+    _label(ws, f"F{r}:G{r}", "实施单位")
+    _put(ws, f"H{r}:{last}{r}", c["implementer"], align=LEFT)
+    r += 1
+
+    rows = list(c["execution"].values())
+    _label(ws, f"A{r}:A{r + len(rows)}", c["execution_label"] or f"项目资金（{c['unit']}）")
+    _label(ws, f"B{r}", None)
+    for j, head in enumerate(EXECUTION_HEADER):
+        col = L(3 + j)
+        _label(ws, f"{col}{r}:{last}{r}" if j == len(EXECUTION_HEADER) - 1 else f"{col}{r}", head)
+    for label, *amounts in rows:
+        r += 1
+        _label(ws, f"B{r}", label)
+        for j, v in enumerate(amounts):
+            col = L(3 + j)
+            rng = f"{col}{r}:{last}{r}" if j == len(amounts) - 1 else f"{col}{r}"
+            _put(ws, rng, v, number_format=MONEY if j < 3 else None)
+    r += 1
+
+    expected, actual = c["goal"]
+    _label(ws, f"A{r}:A{r + 1}", c["goal_label"])
+    _label(ws, f"B{r}:E{r}", "预期目标")
+    _label(ws, f"F{r}:{last}{r}", "实际完成情况")
+    top = Alignment(horizontal="left", vertical="top", wrap_text=True)
+    _put(ws, f"B{r + 1}:E{r + 1}", expected, align=top)
+    _put(ws, f"F{r + 1}:{last}{r + 1}", actual, align=top)
+    longest = max(len(expected or ""), len(actual or ""))
+    ws.row_dimensions[r + 1].height = max(40, min(409, 15 * (1 + longest // 28)))
+    r += 2
+
+    head = r
+    value_cols = ["E", "F", "G"] if split else ["E"]
+    rest = [L(len(widths) - 3 + j) for j in range(4)]  # 实际完成值, 分值, 得分, 偏差原因
+    spans = 2 if split else 1
+    for col, label in zip("BCD", NATIONAL_HEADER[:3]):
+        _label(ws, f"{col}{head}:{col}{head + spans - 1}" if split else f"{col}{head}", label)
+    if split:
+        _label(ws, f"E{head}:G{head}", NATIONAL_HEADER[3])
+        for col, label in zip(value_cols, NATIONAL_SPLIT):
+            _label(ws, f"{col}{head + 1}", label)
+    else:
+        _label(ws, f"E{head}", NATIONAL_HEADER[3])
+    for col, label in zip(rest, NATIONAL_HEADER[4:]):
+        _label(ws, f"{col}{head}:{col}{head + spans - 1}" if split else f"{col}{head}", label)
+    r = head + spans
+    first = head
+    for label1, subs in c["classes"]:
+        start1 = r
+        for label2, inds in subs:
+            start2 = r
+            for name, target, act, weight, score, reason in inds or [(None,) * 6]:
+                _put(ws, f"D{r}", name, align=LEFT)
+                if split:
+                    for col, v in zip(value_cols, target if isinstance(target, (tuple, list)) else (None, target, None)):
+                        _put(ws, f"{col}{r}", v)
+                else:
+                    _put(ws, f"E{r}", target)
+                for col, v in zip(rest, (act, weight, score, reason)):
+                    _put(ws, f"{col}{r}", v, align=LEFT if col == rest[-1] else CENTER)
+                r += 1
+            _label(ws, f"C{start2}:C{r - 1}" if r - 1 > start2 else f"C{start2}", label2)
+        _label(ws, f"B{start1}:B{r - 1}" if r - 1 > start1 else f"B{start1}", label1)
+    _label(ws, f"A{first}:A{r - 1}", "绩效指标")
+    if c["remarks"] is not None:
+        _label(ws, f"A{r}:C{r}", "其他需要说明事项")
+        _put(ws, f"D{r}:{last}{r}", c["remarks"], align=LEFT)
+        r += 1
+    points, stated, grade = c["total"]
+    weight_col = rest[1]
+    _label(ws, f"A{r}:{L(len(widths) - 3)}{r}", "总分")
+    _put(ws, f"{weight_col}{r}", points)
+    _put(ws, f"{rest[2]}{r}", stated)
+    _put(ws, f"{rest[3]}{r}", grade)
+    if c["note"]:
+        r += 1
+        _put(ws, f"A{r}:{last}{r}", c["note"], Font(name="宋体", size=9), LEFT, border=False)
+        ws.row_dimensions[r].height = 60
+    ws.print_title_rows = f"{head}:{head + spans - 1}"
+    for row in ws.iter_rows():  # labels typed with line breaks (经济效益\n指标) need the height
+        lines = max((c.value.count("\n") + 1 for c in row if isinstance(c.value, str)), default=1)
+        if lines > 1:
+            ws.row_dimensions[row[0].row].height = max(ws.row_dimensions[row[0].row].height or 15, 13.5 * lines)
+    return wb
+
+
+def write_national(path: Path, content: dict | None = None) -> Path:
+    """Write the national form atomically to ``path``."""
+    from .fsutil import atomic_save_workbook
+
+    return atomic_save_workbook(build_national(content), Path(path))

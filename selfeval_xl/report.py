@@ -30,6 +30,12 @@ Template variables (``build_context``); every number is already formatted text:
 - ``show_findings``, ``findings`` (``no code label severity severity_code cell message``; ``label`` is the
   Chinese name from labels.py, the one a document shows), ``findings_sentence``, ``counts`` (``error warning
   info``), ``profile``, ``profile_title``
+- national form only (``templates/项目支出绩效自评报告.docx``): ``national`` with ``implementer``,
+  ``overview``, ``execution`` (``unit rows[label initial annual executed points rate score computed]
+  sentence``), ``goal`` (``expected actual``: paragraphs), ``classes`` (``name points count weight_sum
+  self computed``, 预算执行率 first), ``totals`` (``points count weight_sum stated self computed
+  grade printed_grade sentence``), ``table_note``, ``deviation`` (``entries[no text] sentence``),
+  ``improvements`` (paragraphs); each indicator row also has ``subcategory`` and ``reason``
 """
 from __future__ import annotations
 
@@ -58,6 +64,9 @@ from .model import Review, Value
 from .sandbox import SafeSandbox
 
 TEMPLATE_NAME = "自评报告.docx"
+# The report of the national form (财预〔2020〕10号): its own sections, so the Suzhou-only ones
+# (市级预算执行情况, 项目资金构成, 项目管理成效 ...) are not printed empty.
+NATIONAL_TEMPLATE_NAME = "项目支出绩效自评报告.docx"
 REPORT_SUFFIX = ".自评价报告.docx"
 
 # Font roles -> default face. GB/T 9704: body 仿宋_GB2312, title 方正小标宋简体, 一、 黑体,
@@ -105,10 +114,11 @@ def report_name(source: Path | str) -> str:
     return Path(source).stem + REPORT_SUFFIX
 
 
-def default_template() -> Path:
+def default_template(form: str = "suzhou") -> Path:
+    """The bundled template for a form (``SelfEvaluation.form``)."""
     from .resources import template_file
 
-    return template_file(TEMPLATE_NAME)
+    return template_file(NATIONAL_TEMPLATE_NAME if form == "national" else TEMPLATE_NAME)
 
 
 # --------------------------------------------------------------------------- formatting
@@ -224,6 +234,9 @@ def build_context(review: Review, findings: bool = True) -> dict[str, Any]:
                 "basis": clean(s.basis) if s else "", "cell": ind.cell,  # completion as the rules' basis prints it
                 "mismatch": mismatch, "fill": "FCE4D6" if mismatch else "FFFFFF", "category": cat.name,
             }
+            if ev.form == "national":
+                row["subcategory"] = clean(ind.subcategory).strip()
+                row["reason"] = clean(ind.reason.text).strip()
             rows.append(row)
             w, own = ind.weight.number, ind.self_score.number
             if s is None:
@@ -288,13 +301,127 @@ def build_context(review: Review, findings: bool = True) -> dict[str, Any]:
 
     chart_png = bar_chart([(c.name, c.points, t.self)
                            for c, t in zip(ev.categories, review.categories)]) if ev.categories else None
-    return {
+    context = {
         "project": project, "narrative": narrative, "budget": budget, "funds": funds, "composition": composition,
         "categories": categories, "totals": totals, "deviation": deviation,
         "show_findings": bool(findings), "findings": finding_rows, "findings_sentence": findings_sentence,
         "counts": {k: str(v) for k, v in counts.items()}, "profile": review.profile, "profile_title": rules_title,
         "chart": None, "chart_png": chart_png,
     }
+    if ev.form == "national":
+        context["national"] = _national(review, context)
+    return context
+
+
+def _national(review: Review, ctx: dict[str, Any]) -> dict[str, Any]:
+    """The ``national`` variables: the national form's 项目资金, 年度总体目标, 总分 and 等级, 偏差原因."""
+    ev = review.evaluation
+    project = ctx["project"]
+    implementer = clean(ev.implementer.text).strip() or "（未填写）"
+    unit = ev.execution.unit if ev.execution else "万元"
+
+    def amount(v: Value) -> str:
+        return money(v.number) if v.number is not None else _value_text(v)
+
+    rows = []
+    for key, r in (ev.execution.rows.items() if ev.execution else ()):
+        computed = score(review.execution_score) if key == "total" and review.execution_score is not None else ""
+        rows.append({"label": clean(r.label).replace("\n", "").strip(), "initial": amount(r.initial), "annual": amount(r.annual),
+                     "executed": amount(r.executed), "points": _value_text(r.points), "rate": _value_text(r.rate),
+                     "score": _value_text(r.score), "computed": computed})
+    total = ev.execution.total if ev.execution else None
+    if total is not None and total.annual.number is not None and total.executed.number is not None:
+        rate = total.executed.number / total.annual.number * 100 if total.annual.number else None
+        said = f"全年预算数{money(total.annual.number)}{unit}，全年执行数{money(total.executed.number)}{unit}"
+        said += f"，预算执行率{percent(rate)}" if rate is not None else "，全年预算数为0，无法计算预算执行率"
+        if total.points.number is not None:
+            said += f"；预算执行率分值{score(total.points.number)}分，自评得分{_value_text(total.score) or '未填写'}"
+            said += "分" if total.score.number is not None else ""
+            if review.execution_score is not None:
+                said += f"，复核得分{score(review.execution_score)}分"
+        execution_sentence = said + "。"
+    else:
+        execution_sentence = "自评表未填写全年预算数或全年执行数，无法计算预算执行率。"
+
+    goal = {"expected": paragraphs(ev.narrative["年度绩效目标"].text) if "年度绩效目标" in ev.narrative else [],
+            "actual": paragraphs(ev.narrative["年度总体目标实际完成情况"].text) if "年度总体目标实际完成情况" in ev.narrative else []}
+    goal = {k: v or [NOT_FILLED] for k, v in goal.items()}
+
+    classes = []
+    exec_points = total.points.number if total is not None else None
+    if total is not None:
+        classes.append({"name": "预算执行率", "points": score(exec_points), "count": "", "weight_sum": score(exec_points),
+                        "self": _value_text(total.score), "computed": score(review.execution_score)})
+    for c in ctx["categories"]:
+        classes.append({"name": c["name"], "points": c["points"], "count": str(c["count"]), "weight_sum": c["weight_sum"],
+                        "self": c["self"], "computed": c["computed"]})
+    weight_sum = sum((c.weight_sum for c in review.categories), Decimal(0)) + (exec_points or Decimal(0))
+    stated = review.stated_total
+    printed_grade = ev.grade.text
+    grade = review.grade or ""
+    sentence = f"本项目共设{'、'.join(c['name'] for c in ctx['categories'])}{len(ctx['categories'])}类{ctx['totals']['count']}项绩效指标"
+    sentence += "，另设预算执行率" if total is not None else ""
+    sentence += f"。自评总分{score(stated) + '分' if stated is not None else '未填写'}"
+    sentence += f"（自评等级“{printed_grade}”）" if printed_grade else ""
+    sentence += f"；按评分规则配置“{review.profile}”复核得分{score(review.computed_total)}分"
+    sentence += f"，等级为“{grade}”。" if grade else "。"
+    # Review.self_total includes the 预算执行率 得分 once the review sets execution_self (model.Review);
+    # a review that does not score the execution part leaves it out, so it is added from the form here.
+    own = review.self_total
+    if review.execution_self is None and total is not None and total.score.number is not None:
+        own += total.score.number
+    totals = {"points": _value_text(ev.total_points), "count": ctx["totals"]["count"], "weight_sum": score(weight_sum),
+              "stated": score(stated), "self": score(own), "computed": score(review.computed_total), "grade": grade,
+              "printed_grade": printed_grade, "sentence": sentence}
+
+    n_mis = sum(1 for c in ctx["categories"] for r in c["indicators"] if r["mismatch"])
+    table_note = "表3列出全部绩效指标的年度指标值、实际完成值、分值、自评得分和按评分规则复核的得分"
+    table_note += f"；复核得分与自评得分不一致的{n_mis}项以底色标示。" if n_mis else "，各项复核得分与自评得分一致。"
+
+    by_indicator = {id(x.indicator): x for x in review.scored}
+    items = []
+    for ind in ev.indicators:
+        s = by_indicator.get(id(ind))
+        w, own = ind.weight.number, ind.self_score.number
+        short = w is not None and ((own is not None and own < w - Decimal("0.005")) or (s is not None and s.score < w - Decimal("0.005")))
+        reason = clean(ind.reason.text).strip()
+        if not (short or reason):
+            continue
+        where = ind.category + (f"／{ind.subcategory}" if ind.subcategory else "")
+        text = (f"{clean(ind.name).strip()}（{where}）：年度指标值{_value_text(ind.target) or '未填写'}，实际完成值"
+                f"{_value_text(ind.actual) or '未填写'}；分值{score(w) or '—'}分，自评得分{score(own) if own is not None else '未填写'}"
+                + ("分" if own is not None else "") + (f"，复核得分{score(s.score)}分" if s is not None else "")
+                + f"。偏差原因分析及改进措施：{_sentence(reason) if reason else '自评表未填写。'}")
+        items.append({"no": str(len(items) + 1), "text": text})
+    missing = sum(1 for d in items if d["text"].endswith("偏差原因分析及改进措施：自评表未填写。"))
+    dev_sentence = (f"{len(items)}项指标未得满分或填写了偏差原因" + (f"，其中{missing}项未填写偏差原因分析及改进措施。" if missing else "。")
+                    if items else "各项绩效指标均得满分，未填写偏差原因。")
+
+    improvements = []
+    for heading in ("改进措施", "存在问题"):
+        n = ev.narrative.get(heading)
+        if n and paragraphs(n.text) and _says_something(n.text):
+            improvements += [f"{heading}：{p}" if heading == "存在问题" else p for p in paragraphs(n.text)]
+    reasons = [(clean(i.name).strip(), clean(i.reason.text).strip()) for i in ev.indicators if _says_something(i.reason.text)]
+    improvements += [f"{name}：{_sentence(r)}" for name, r in reasons]
+    other = ev.narrative.get("其他需要说明事项")
+    if other and paragraphs(other.text):
+        improvements.append(f"其他需要说明事项：{_sentence(' '.join(paragraphs(other.text)))}")
+    overview = (f"{project['name']}，主管部门为{project['department']}，实施单位为{implementer}；"
+                f"本报告依据{project['year_label']}项目支出绩效自评表（{ev.file}）编写。")
+    return {
+        "implementer": implementer, "overview": overview,
+        "execution": {"unit": unit, "rows": rows, "sentence": execution_sentence},
+        "goal": goal, "classes": classes, "totals": totals, "table_note": table_note,
+        "deviation": {"entries": items, "sentence": dev_sentence},
+        "improvements": improvements or ["自评表未填写改进措施。"],
+    }
+
+
+def _says_something(text: str) -> bool:
+    """A free text that says something (not empty, not 无 / / / —)."""
+    t = clean(text or "").strip().strip("。.")
+    return t not in ("", "无", "/", "-", "—", "——", "暂无")
 
 
 def _break_points(label: str) -> str:
@@ -488,7 +615,7 @@ def render_report(review: Review, target: Path | str, template: Path | str | Non
     from docxtpl import DocxTemplate, InlineImage
 
     overrides = _check_fonts(fonts)
-    loaded = load_template(template)
+    loaded = load_template(template if template is not None else default_template(review.evaluation.form))
     context = build_context(review, findings=findings)
     tpl = DocxTemplate(io.BytesIO(loaded.data))
     tpl.init_docx()

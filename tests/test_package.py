@@ -58,6 +58,7 @@ def test_wheel_ships_templates_and_profiles(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "selfeval_xl/templates/自评表模板.xlsx" in names
     assert "selfeval_xl/templates/自评报告.docx" in names
+    assert {"selfeval_xl/templates/项目支出绩效自评表模板.xlsx", "selfeval_xl/templates/项目支出绩效自评报告.docx"} <= set(names)
     assert {"selfeval_xl/templates/mail/subject.txt.j2", "selfeval_xl/templates/mail/body.txt.j2"} <= set(names)
     assert "selfeval_xl/profiles/suzhou-2020.toml" in names
     assert any(n.startswith("selfeval_xl-") and n.endswith("entry_points.txt") for n in names)

@@ -1,6 +1,7 @@
-"""Generate templates/自评报告.docx, the docxtpl template of the Word 自评价报告.
+"""Generate templates/自评报告.docx and templates/项目支出绩效自评报告.docx, the docxtpl templates of
+the Word 自评价报告 for the Suzhou form and for the national form (财预〔2020〕10号).
 
-    python tools/make_report_template.py [output.docx]
+    python tools/make_report_template.py [output.docx [national-output.docx]]
 
 The template is built with python-docx so that it is reproducible and reviewable as code; staff
 may still open the generated file in Word, restyle it and pass it with ``--report-template``.
@@ -26,6 +27,7 @@ from docx.shared import Mm
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "templates" / "自评报告.docx"
+NATIONAL_OUTPUT = ROOT / "templates" / "项目支出绩效自评报告.docx"
 
 sys.path.insert(0, str(ROOT))
 from selfeval_xl.report import DEFAULT_FONTS as FONTS  # noqa: E402  (one table of default fonts, by role)
@@ -281,7 +283,8 @@ def _sort_children(el, order: list[str]) -> None:
         el.append(k)
 
 
-def build() -> Document:
+def _document():
+    """An empty GB/T 9704 document (styles, page, page numbers) and its paragraph writer."""
     doc = Document()
     _styles(doc)
     _settings(doc)
@@ -297,6 +300,45 @@ def build() -> Document:
         if text:
             p.add_run(text)
         return p
+
+    return doc, para
+
+
+def _findings_annex(doc, para) -> None:
+    """附件：自查提示 (both reports): what the department should check before submitting."""
+    para("{%p if show_findings %}")
+    label = para("附件", "AttachmentLabel")
+    label.paragraph_format.page_break_before = True
+    para("自查提示", "Title")
+    para("{{ findings_sentence }}")
+    para("{%p if findings %}")
+    # The problem's Chinese name (labels.py) on its own line above the message.
+    _table(doc, [10, 12, 26, 108], [
+        ["序号", "级别", "单元格", "问题及说明"],
+        ["{%tr for f in findings %}"],
+        ["{{ f.no }}", "{{ f.severity }}", "{{ f.cell }}", ["{{ f.label }}", "{{ f.message }}"]],
+        ["{%tr endfor %}"],
+    ], styles=["TableCenter", "TableCenter", "TableText", "TableText"])
+    para("{%p endif %}")
+    para("{%p endif %}")
+
+
+def _finish(doc, title: str) -> Document:
+    props = doc.core_properties
+    props.title = title
+    props.author = "selfeval-xl"
+    props.comments = ""
+    props.language = "zh-CN"
+    # keep the last section's properties at the very end of the body
+    body = doc.element.body
+    sect = body.find(qn("w:sectPr"))
+    body.remove(sect)
+    body.append(sect)
+    return doc
+
+
+def build() -> Document:
+    doc, para = _document()
 
     def narrative(key: str) -> None:
         para("{%p for para in narrative." + key + " %}")
@@ -402,39 +444,91 @@ def build() -> Document:
     para("七、改进建议", "Heading1")
     narrative("suggestions")
 
-    para("{%p if show_findings %}")
-    label = para("附件", "AttachmentLabel")
-    label.paragraph_format.page_break_before = True
-    para("自查提示", "Title")
-    para("{{ findings_sentence }}")
-    para("{%p if findings %}")
-    # The problem's Chinese name (labels.py) on its own line above the message.
-    _table(doc, [10, 12, 26, 108], [
-        ["序号", "级别", "单元格", "问题及说明"],
-        ["{%tr for f in findings %}"],
-        ["{{ f.no }}", "{{ f.severity }}", "{{ f.cell }}", ["{{ f.label }}", "{{ f.message }}"]],
-        ["{%tr endfor %}"],
-    ], styles=["TableCenter", "TableCenter", "TableText", "TableText"])
-    para("{%p endif %}")
-    para("{%p endif %}")
+    _findings_annex(doc, para)
+    return _finish(doc, "{{ project.name }}{{ project.title_year }}绩效自评价报告")
 
-    props = doc.core_properties
-    props.title = "{{ project.name }}{{ project.title_year }}绩效自评价报告"
-    props.author = "selfeval-xl"
-    props.comments = ""
-    props.language = "zh-CN"
-    # keep the last section's properties at the very end of the body
-    sect = body.find(qn("w:sectPr"))
-    body.remove(sect)
-    body.append(sect)
-    return doc
+
+def build_national() -> Document:
+    """The report for the national form: 一、项目基本情况 二、绩效目标实现情况 (with 等级) 三、偏差及原因
+    四、改进措施 and the findings annex; variables under ``national`` (report.build_context)."""
+    doc, para = _document()
+
+    def paragraphs(key: str) -> None:
+        para("{%p for para in " + key + " %}")
+        para("{{ para }}")
+        para("{%p endfor %}")
+
+    para("{{ project.name }}", "Title")
+    para("{{ project.title_year }}项目支出绩效自评报告", "Title")
+    para("主管部门：{{ project.department }}　实施单位：{{ national.implementer }}", "Subtitle")
+
+    para("一、项目基本情况", "Heading1")
+    para("{{ national.overview }}")
+    para("（一）项目资金", "Heading2")
+    para("{{ national.execution.sentence }}")
+    para("表1  项目资金（{{ national.execution.unit }}）", "Caption")
+    _table(doc, [36, 22, 22, 22, 16, 20, 18], [
+        ["资金", "年初预算数", "全年预算数", "全年执行数", "分值", "执行率", "得分"],
+        ["{%tr for row in national.execution.rows %}"],
+        ["{{ row.label }}", "{{ row.initial }}", "{{ row.annual }}", "{{ row.executed }}", "{{ row.points }}",
+         "{{ row.rate }}", "{{ row.score }}"],
+        ["{%tr endfor %}"],
+    ], styles=["TableText"] + ["TableCenter"] * 6)
+    para("（二）年度总体目标", "Heading2")
+    para("1. 预期目标")
+    paragraphs("national.goal.expected")
+    para("2. 实际完成情况")
+    paragraphs("national.goal.actual")
+
+    para("二、绩效目标实现情况", "Heading1")
+    para("{{ national.totals.sentence }}")
+    para("（一）各类指标得分", "Heading2")
+    para("表2  各类指标得分汇总", "Caption")
+    _table(doc, [44, 26, 26, 30, 30], [
+        ["类别", "分值", "指标个数", "分值合计", "自评得分"],
+        ["{%tr for cat in national.classes %}"],
+        ["{{ cat.name }}", "{{ cat.points }}", "{{ cat.count }}", "{{ cat.weight_sum }}", "{{ cat.self }}"],
+        ["{%tr endfor %}"],
+        ["总分", "{{ national.totals.points }}", "{{ national.totals.count }}", "{{ national.totals.weight_sum }}",
+         "{{ national.totals.self }}"],
+    ], together=True)
+    para("{%p if chart %}")
+    para("{{ chart }}", "Figure")
+    para("图1  各类指标分值与自评得分", "Caption")
+    para("{%p endif %}")
+    para("（二）各项指标完成情况", "Heading2")
+    para("{{ national.table_note }}")
+    para("表3  绩效指标完成情况", "Caption")
+    _table(doc, [18, 20, 40, 24, 24, 14, 16], [
+        ["一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分"],
+        ["{%tr for cat in categories %}"],
+        ["{%tr for ind in cat.indicators %}"],
+        ["{% vm %}{{ cat.label_cell }}", "{{ ind.subcategory }}", "{{ ind.name }}", "{{ ind.target }}", "{{ ind.actual }}",
+         "{{ ind.weight }}", "{{ ind.self_score }}"],
+        ["{%tr endfor %}"],
+        ["{%tr endfor %}"],
+    ], styles=["TableCenter", "TableCenter", "TableText", "TableCenter", "TableCenter", "TableCenter", "TableCenter"],
+        valign="top")
+
+    para("三、偏差及原因", "Heading1")
+    para("{{ national.deviation.sentence }}")
+    para("{%p for d in national.deviation.entries %}")
+    para("{{ d.no }}. {{ d.text }}")
+    para("{%p endfor %}")
+    para("四、改进措施", "Heading1")
+    paragraphs("national.improvements")
+
+    _findings_annex(doc, para)
+    return _finish(doc, "{{ project.name }}{{ project.title_year }}项目支出绩效自评报告")
 
 
 def main(argv: list[str]) -> int:
     out = Path(argv[1]) if len(argv) > 1 else OUTPUT
-    out.parent.mkdir(parents=True, exist_ok=True)
-    build().save(out)
-    print(f"已生成报告模板：{out}")
+    national = Path(argv[2]) if len(argv) > 2 else NATIONAL_OUTPUT
+    for path, make in ((out, build), (national, build_national)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        make().save(path)
+        print(f"已生成报告模板：{path}")
     return 0
 
 

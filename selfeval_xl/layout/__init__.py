@@ -7,9 +7,11 @@ them in the order they are tried.
 """
 from __future__ import annotations
 
-from . import suzhou
+from . import national, suzhou
 
-LAYOUTS = (suzhou,)
+# national first: its header (一级/二级/三级指标) would also pass the Suzhou header test, which in
+# turn refuses a header with 二级指标; either order gives the same result.
+LAYOUTS = (national, suzhou)
 
 
 def read_grids(grids, file: str):

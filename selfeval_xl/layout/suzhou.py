@@ -148,8 +148,13 @@ class _Sheet:
 
 
 def detect(grid: Grid) -> bool:
-    """Does this sheet hold the Suzhou form (its indicator table header)?"""
-    return _indicator_header(_Sheet(grid)) is not None
+    """Does this sheet hold the Suzhou form (its indicator table header)?
+
+    A header with 二级指标 is the national form's (layout/national.py), never this one.
+    """
+    s = _Sheet(grid)
+    found = _indicator_header(s)
+    return found is not None and not any(t == "二级指标" for (r, _), t in s.labels.items() if r == found[0])
 
 
 def read_grids(grids: list[Grid], file: str) -> SelfEvaluation:
