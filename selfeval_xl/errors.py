@@ -16,6 +16,7 @@ CODES: dict[str, str] = {
     "MISSING_FIELD": "缺少必填项",
     "TOO_LARGE": "文件超出处理限制",
     "UNSAFE_CONTENT": "文件含有不安全的内容",
+    "CONVERSION_FAILED": "无法转换文件格式",
     "TIMEOUT": "处理超时",
     "CRASHED": "处理过程异常中止",
     "INTERNAL": "程序内部错误",
