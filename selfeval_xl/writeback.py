@@ -97,8 +97,12 @@ def _is_reviewed(path: Path) -> bool:
 # --------------------------------------------------------------------------- entry point
 
 
-def write_reviewed(review: Review, source: Path, target: Path) -> Path:
+def write_reviewed(review: Review, source: Path, target: Path, *, source_name: str | None = None,
+                   notices: tuple[str, ...] = ()) -> Path:
     """Write the reviewed copy of ``source`` to ``target`` (atomically) and return ``target``.
+
+    ``source_name`` is the file named on 复核结果 (default ``source``'s name) and ``notices`` are
+    added to its 注意 section - for a workbook rebuilt from a Word document (word_review).
 
     ``source`` is only read. ``target`` may be the source itself only when the source is a
     reviewed workbook (``X.复核.xlsx``): that is the idempotent re-review, and the atomic
@@ -108,13 +112,14 @@ def write_reviewed(review: Review, source: Path, target: Path) -> Path:
     if _same_file(source, target) and not _is_reviewed(source):
         raise ValueError(f"复核版不能覆盖原文件：{source.name}")
     with tempfile.TemporaryDirectory(prefix="selfeval-wb-") as tmp:
-        wb, notices = _open(source, target, Path(tmp))
+        wb, opened = _open(source, target, Path(tmp))
+        notices = [*notices, *opened]
         ev = review.evaluation
         ws = wb[ev.sheet]
         sheet_index, first = _clear_previous_review(wb, ws, ev.header_row)
         _add_columns(ws, review, first or last_used_column(ws) + 1)
         _mark_findings(wb, review.findings)
-        _add_review_sheet(wb, review, notices, source.name, sheet_index)
+        _add_review_sheet(wb, review, notices, source_name or source.name, sheet_index)
         with atomic_path(target) as out:
             wb.save(out)
         if wb.vba_archive is not None:
