@@ -175,6 +175,8 @@ def parse_xml(data: bytes, part: str, file: str):
 
 def parse(root, limits: Limits, file: str, heading_styles: set[str] = frozenset()) -> Document:
     """The Document of a parsed ``word/document.xml`` root."""
+    if root.tag != w("document"):
+        raise ReadError("NOT_A_WORKBOOK", "压缩包中的 word/document.xml 不是 Word 文档的正文，文件不是电子表格也不是 Word 文档", file)
     body = root.find(w("body"))
     if body is None:
         raise ReadError("CORRUPT", "Word 文档的正文（w:body）缺失", file)
