@@ -5,7 +5,9 @@ sections are paragraphs. Every table becomes a ``Grid`` named ``表1``, ``表2``
 tables in body order; a table nested in a cell of 表1 is ``表1.1``), with merged ranges from
 ``w:gridSpan``/``w:vMerge``/``w:hMerge`` and the paragraphs of a cell joined with newlines, so the
 layouts find the form exactly as on a sheet and name its cells ``表1!F12``. The body paragraphs
-(outside tables) become one more Grid, ``正文``: row n holds the n-th section, its heading in
+(outside tables) become one more Grid, ``正文``. Tables separated only by empty paragraphs (a form
+typed over two pages, split by a blank line or page break) are one table, rows numbered on. The
+narrative Grid: row n holds the n-th section, its heading in
 column A (numbering such as 一、 stripped) and its text in column B - the shape of a workbook's
 narrative sheet, so each layout's own narrative reader finds the sections it knows, unchanged.
 
@@ -182,16 +184,22 @@ def parse(root, limits: Limits, file: str, heading_styles: set[str] = frozenset(
         raise ReadError("CORRUPT", "Word 文档的正文（w:body）缺失", file)
     tables: list[Table] = []
     paragraphs: list = []
-    count = 0
+    groups: list[tuple[list, list]] = []  # (tables, paragraphs before them)
+    joinable = False  # nothing but empty paragraphs since the last table
     for el in blocks(body):
         if el.tag == w("p"):
             paragraphs.append(el)
+            joinable = joinable and not paragraph_text(el).strip()
         else:
-            count += 1
-            name = f"{TABLE_PREFIX}{count}"
-            first = len(tables)
-            _read_table(el, name, tables, limits, file, 0)
-            tables[first].grid.caption = _caption(paragraphs)
+            if joinable:
+                groups[-1][0].append(el)
+            else:
+                groups.append(([el], list(paragraphs)))
+            joinable = True
+    for count, (tbls, before) in enumerate(groups, start=1):
+        first = len(tables)
+        _read_table(tbls, f"{TABLE_PREFIX}{count}", tables, limits, file, 0)
+        tables[first].grid.caption = _caption(before)
     return Document(tables, split_sections(paragraphs, heading_styles), paragraphs)
 
 
@@ -275,8 +283,13 @@ def _int_val(el, tag: str, default: int) -> int:
 # --------------------------------------------------------------------------- tables
 
 
-def _read_table(tbl, name: str, out: list[Table], limits: Limits, file: str, depth: int) -> None:
-    """Append the Table of ``tbl`` and then its nested tables (名 表1.1, 表1.2 …) to ``out``."""
+def _read_table(tbls: list, name: str, out: list[Table], limits: Limits, file: str, depth: int) -> None:
+    """Append the Table of ``tbls`` and then its nested tables (表1.1, 表1.2 …) to ``out``.
+
+    ``tbls`` are one table, or several separated only by empty paragraphs: a form typed over two
+    pages is often two tables with a blank line or page break between them, and reads as one
+    (rows numbered on), so its header block and indicator table stay on one sheet.
+    """
     if depth > MAX_NESTING:
         raise ReadError("TOO_LARGE", f"表格嵌套超过 {MAX_NESTING} 层，文件已损坏或被篡改", file, name)
     cells: dict[tuple[int, int], object] = {}
@@ -286,10 +299,15 @@ def _read_table(tbl, name: str, out: list[Table], limits: Limits, file: str, dep
     open_v: dict[int, list] = {}
     merged_cells = 0
     nested: list = []
-    rows = list(_children(tbl, w("tr")))
+    rows = [(k, tr) for k, tbl in enumerate(tbls) for tr in _children(tbl, w("tr"))]
     if len(rows) > limits.max_rows:
         raise ReadError("TOO_LARGE", f"{name} 有 {len(rows)} 行，超过上限 {limits.max_rows} 行", file)
-    for r, tr in enumerate(rows, start=1):
+    part = 0
+    for r, (k, tr) in enumerate(rows, start=1):
+        if k != part:  # a vertical merge never runs from one table into the next
+            merges.extend(tuple(e[:4]) for e in open_v.values())
+            open_v.clear()
+            part = k
         trpr = tr.find(w("trPr"))
         col = 1 + min(_int_val(trpr, "gridBefore", 0), limits.max_cols)
         prev: list | None = None  # the cell to the left, for legacy w:hMerge
@@ -345,9 +363,9 @@ def _read_table(tbl, name: str, out: list[Table], limits: Limits, file: str, dep
         for rr in range(r1, r2 + 1):
             for cc in range(c1, c2 + 1):
                 tcs.setdefault((rr, cc), anchor)
-    out.append(Table(name, tbl, TableGrid(name, cells, merges), tcs))
+    out.append(Table(name, tbls[0], TableGrid(name, cells, merges), tcs))
     for k, inner in enumerate(nested, start=1):
-        _read_table(inner, f"{name}.{k}", out, limits, file, depth + 1)
+        _read_table([inner], f"{name}.{k}", out, limits, file, depth + 1)
 
 
 def _descendant_tables(tc):

@@ -136,6 +136,53 @@ def test_form_nested_in_a_layout_table_is_found(tmp_path, seed_docx):
     assert SCORE_MISMATCH_NAME in outer_grid.text(1, 1)  # flattened into the layout cell
 
 
+def _rewrite(src: Path, dst: Path, edit) -> Path:
+    """``src`` with its document.xml root passed through ``edit(root)``."""
+    with zipfile.ZipFile(src) as zf:
+        parts = {i.filename: zf.read(i) for i in zf.infolist()}
+    root = etree.fromstring(parts["word/document.xml"])
+    edit(root)
+    parts["word/document.xml"] = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    return dst
+
+
+def test_form_split_over_two_tables_by_a_page_break_reads_as_one(tmp_path, seed_docx, workbook_review):
+    import copy
+
+    def split(root):
+        tbl = root.find(f"{{{W}}}body").find(f"{{{W}}}tbl")
+        rows = tbl.findall(f"{{{W}}}tr")
+        second = etree.Element(f"{{{W}}}tbl")
+        for child in tbl:
+            if child.tag in (f"{{{W}}}tblPr", f"{{{W}}}tblGrid"):
+                second.append(copy.deepcopy(child))
+        for tr in rows[100:]:  # inside 产出目标: the class label's vertical merge is cut too
+            second.append(tr)
+        brk = etree.Element(f"{{{W}}}p")
+        etree.SubElement(etree.SubElement(brk, f"{{{W}}}r"), f"{{{W}}}br").set(f"{{{W}}}type", "page")
+        tbl.addnext(brk)
+        brk.addnext(etree.Element(f"{{{W}}}p"))
+        brk.getnext().addnext(second)
+
+    p = _rewrite(seed_docx, tmp_path / "分页.docx", split)
+    assert len(_doc_xml(p).findall(f".//{{{W}}}body/{{{W}}}tbl")) == 2
+    [ev] = read_all(p)
+    r = review(ev)
+    assert ev.sheet == "表1" and r.computed_total == Decimal("77.51")
+    assert _codes(r) == _codes(workbook_review)
+    assert [f.cell for f in r.findings if f.code == "SCORE_MISMATCH"] == ["表1!G153"]
+    from selfeval_xl.docx_review import anchor_paragraph
+
+    doc = word.parse_file(p)
+    anchor = anchor_paragraph(doc, "表1!G153")
+    assert word.paragraph_text(anchor) == "0.54"
+    body_tables = doc.tables[0].element.getparent().findall(f"{{{W}}}tbl")
+    assert anchor.xpath("ancestor::w:tbl[1]", namespaces={"w": W})[0] is body_tables[1]  # in the second part
+
+
 def test_docx_without_a_form_is_not_a_self_evaluation(tmp_path):
     from docx import Document
 
