@@ -430,8 +430,9 @@ def split_sections(paragraphs: list, heading_styles: set[str] = frozenset()) -> 
     """The body paragraphs cut into sections at their headings.
 
     A heading is (1) a line that is, without its numbering and a trailing colon, a narrative
-    heading some layout knows (项目概况, 一、项目概况, （一）项目概况：, 项目概况：text…); (2) a short
-    line numbered in the same style as such a heading, or in the top style 一、 (a sibling
+    heading some layout knows (项目概况, 一、项目概况, （一）项目概况：, 项目概况：text…, or the heading and a
+    line break before the text); (2) a short line numbered in the same style as such a heading
+    (typed, or Word's automatic list at the same level), or in the top style 一、 (a sibling
     section: it ends the one before it); (3) a short line in a level-1 heading style. Sub-items
     (1. …, （1）…, 一是…) inside a section stay its text. Paragraphs before the first heading
     (the report title) belong to no section.
@@ -439,27 +440,52 @@ def split_sections(paragraphs: list, heading_styles: set[str] = frozenset()) -> 
     known = known_headings()
     sections: list[Section] = []
     sibling_classes = {"cn", "chapter"}
+    sibling_lists: set[tuple[str, str]] = set()  # Word list numbering (numId, ilvl) of known headings
     lines = [(p, paragraph_text(p).strip()) for p in paragraphs]
-    for _, text in lines:  # the numbering styles the known headings use in this document
-        cls, rest = _numbering(text)
-        head, _, _ = _split_colon(rest)
-        if cls and _norm(head) in known:
-            sibling_classes.add(cls)
+    for p, text in lines:  # the numbering styles the known headings use in this document
+        cls, head, _, _ = _heading_parts(text)
+        if _norm(head) in known:
+            if cls:
+                sibling_classes.add(cls)
+            if _list_key(p):
+                sibling_lists.add(_list_key(p))
     for p, text in lines:
         if not text:
             continue
-        cls, rest = _numbering(text)
-        head, colon, inline = _split_colon(rest)
-        if _norm(head) in known and (colon or len(rest) <= _SHORT_HEADING):
+        cls, head, colon, inline = _heading_parts(text)
+        if _norm(head) in known and (colon or "\n" in text or len(head) <= _SHORT_HEADING):
             sections.append(Section(known[_norm(head)], p, inline=inline.strip()))
             continue
-        short = len(text) <= _SHORT_HEADING and not text.endswith(("。", "；", ";"))
-        if short and ((cls in sibling_classes) or _style(p) in heading_styles):
-            sections.append(Section(rest.rstrip("：:"), p))
+        short = len(text) <= _SHORT_HEADING and "\n" not in text and not text.endswith(("。", "；", ";"))
+        if short and (cls in sibling_classes or _style(p) in heading_styles or (_list_key(p) or ()) in sibling_lists):
+            sections.append(Section(_numbering(text)[1].rstrip("：:"), p))
             continue
         if sections:
             sections[-1].paragraphs.append(p)
     return sections
+
+
+def _heading_parts(text: str) -> tuple[str | None, str, str, str]:
+    """(numbering class, heading candidate, colon, text after it) of a paragraph: the first line
+    without its numbering, cut at a colon (项目概况：……); a line break after a heading (项目概况↵……)
+    counts like the colon."""
+    first, _, more = text.partition("\n")
+    cls, rest = _numbering(first)
+    head, colon, inline = _split_colon(rest)
+    if more.strip():
+        inline = f"{inline}\n{more}" if inline else more
+    return cls, head, colon, inline
+
+
+def _list_key(p) -> tuple[str, str] | None:
+    """A paragraph's automatic list numbering (w:numPr numId, ilvl): numbered headings typed with
+    Word's list feature carry no 一、 in their text."""
+    ppr = p.find(w("pPr"))
+    num = ppr.find(w("numPr")) if ppr is not None else None
+    if num is None:
+        return None
+    num_id = _val(num, "numId")
+    return (num_id, _val(num, "ilvl") or "0") if num_id not in (None, "", "0") else None
 
 
 def _split_colon(text: str) -> tuple[str, str, str]:

@@ -218,6 +218,28 @@ def test_sections_split_at_known_and_sibling_headings_only():
     assert sections[2].text == "新一代信息技术研发及产业化项目25个。"  # ended by the sibling 八、
 
 
+def test_sections_with_line_break_headings_and_automatic_numbering():
+    def listed(text: str, num_id: str):
+        p = _p(text)
+        ppr = etree.Element(f"{{{W}}}pPr")
+        p.insert(0, ppr)
+        num = etree.SubElement(ppr, f"{{{W}}}numPr")
+        etree.SubElement(num, f"{{{W}}}ilvl").set(f"{{{W}}}val", "0")
+        etree.SubElement(num, f"{{{W}}}numId").set(f"{{{W}}}val", num_id)
+        return p
+
+    br = _p("年度绩效目标")
+    run = etree.SubElement(br, f"{{{W}}}r")
+    etree.SubElement(run, f"{{{W}}}br")
+    etree.SubElement(run, f"{{{W}}}t").text = "集成电路流片奖励20个。"
+    paragraphs = [listed("项目概况", "3"), _p("专项资金。"), br, listed("其他需要说明的问题", "3"), _p("无。"),
+                  listed("一项列表里的普通句子，不是标题，因为它在另一个列表里", "7")]
+    sections = word.split_sections(paragraphs)
+    assert [(s.heading, s.text) for s in sections] == [
+        ("项目概况", "专项资金。"), ("年度绩效目标", "集成电路流片奖励20个。"),
+        ("其他需要说明的问题", "无。\n一项列表里的普通句子，不是标题，因为它在另一个列表里")]
+
+
 _BODY = st.text(alphabet="的资金项目管理规范完成率预算执行年度。，；0123456789%", min_size=1, max_size=60).filter(
     lambda t: t.strip() and t.strip() not in word.known_headings())
 
