@@ -71,7 +71,8 @@ def rebuild_workbook(r, docx: Path, target: Path, profile="auto"):
     """(workbook path, its review): the form of ``r`` as a workbook at ``target``.
 
     Suzhou: the blank form filled from the evaluation, read and reviewed again (same profile).
-    Other forms: the document's tables as sheets with their cells and merges; the review is ``r``.
+    Other forms (and, as a fallback, a Suzhou form the rebuilt workbook does not read back): the
+    document's tables as sheets 表1 … with their cells and merges; the review is ``r``.
     """
     from .fsutil import atomic_save_workbook
 
@@ -82,10 +83,12 @@ def rebuild_workbook(r, docx: Path, target: Path, profile="auto"):
         from .review import review
 
         form.write(target, form_content(ev))
-        again = next((e for e in read_all(target) if e.form == ev.form), None)
-        if again is None:  # cannot happen for a form.build workbook; kept as a clear failure
-            raise RuntimeError("重建的自评表工作簿无法读取")
-        return target, review(replace(again, file=ev.file), profile)
+        try:
+            again = next((e for e in read_all(target) if e.form == ev.form), None)
+        except ReadError:  # content the blank form cannot hold the same way: keep the document's cells
+            again = None
+        if again is not None:
+            return target, review(replace(again, file=ev.file), profile)
     from .writeback import _rebuild_from_values
 
     atomic_save_workbook(_rebuild_from_values(docx, b"", False), target)

@@ -317,6 +317,27 @@ def test_review_into_writes_commented_docx_rebuilt_workbook_and_report(tmp_path,
         assert any(f.code in texts[int(i)] and f.message in texts[int(i)] for i in ids), f
 
 
+def test_form_without_a_workbook_builder_is_rebuilt_from_its_tables(tmp_path, seed_docx):
+    """A form other than Suzhou (no form.py builder): the tables become sheets 表1 …, and the
+    document's own review lands on them cell for cell."""
+    from dataclasses import replace
+
+    from openpyxl import load_workbook
+
+    from selfeval_xl.word_review import rebuild_workbook
+    from selfeval_xl.writeback import write_reviewed
+
+    r = review(read(seed_docx))
+    other = replace(r, evaluation=replace(r.evaluation, form="national"))
+    book, book_review = rebuild_workbook(other, seed_docx, tmp_path / "表.xlsx")
+    assert book_review is other
+    out = write_reviewed(book_review, book, tmp_path / "表.复核.xlsx")
+    wb = load_workbook(out)
+    assert wb.sheetnames[:2] == ["表1", "正文"] and "复核结果" in wb.sheetnames
+    assert wb["表1"]["G153"].value == "0.54" and "按规则应得0.67" in wb["表1"]["G153"].comment.text
+    assert wb["表1"]["C153"].value == SCORE_MISMATCH_NAME
+
+
 def _rc(cell: str) -> tuple[int, int]:
     m = re.match(r".+!([A-Z]+)(\d+)$", cell)
     col = 0
