@@ -61,7 +61,7 @@ from typing import Callable, TextIO
 from . import __version__
 from .errors import CODES, ReadError
 from .fmt import columns
-from .sources import DEFAULT_LIMITS, SPREADSHEET_SUFFIXES
+from .sources import DEFAULT_LIMITS, SPREADSHEET_SUFFIXES, WORD_SUFFIXES
 from .summary import RUN_JSON_NAME, SUMMARY_NAME, load_run_json, write_run_json, write_summary
 
 FAULT_ENV = "SELFEVAL_XL_FAULT"
@@ -245,7 +245,7 @@ def skip_reason(path: Path) -> str | None:
         return "Excel/WPS 临时锁定文件（工作簿正在被打开），已跳过"
     if _hidden(path, name):
         return "隐藏文件，已跳过"
-    if path.suffix.lower() not in SPREADSHEET_SUFFIXES:
+    if path.suffix.lower() not in SPREADSHEET_SUFFIXES | WORD_SUFFIXES:
         return f"不是电子表格文件（扩展名“{path.suffix or '无'}”），已跳过"
     if OWN_OUTPUT_MARK in name:
         return "本工具生成的复核工作簿，已跳过"

@@ -18,6 +18,7 @@ CODES: dict[str, str] = {
     "PROFILE_NOT_FOR_FORM": "评分规则配置不适用于该表式",
     "TOO_LARGE": "文件超出处理限制",
     "UNSAFE_CONTENT": "文件含有不安全的内容",
+    "CONVERSION_FAILED": "无法转换文件格式",
     "TIMEOUT": "处理超时",
     "CRASHED": "处理过程异常中止",
     "INTERNAL": "程序内部错误",

@@ -341,6 +341,9 @@ def attachments_for(item: Item, kinds: Sequence[str]) -> tuple[list[Path], list[
         if kind == "workbook":  # the reviewed workbook, not some other spreadsheet
             reviewed = [p for p in ps if ".复核." in p.name]
             ps = reviewed or ps
+        if kind == "report":  # a Word input also has X.复核.docx (the commented document): not the report
+            reports = [p for p in ps if ".复核." not in p.name]
+            ps = reports or ps
         ps = [p for p in ps if p.is_file()]
         if not ps:
             missing.append(kind)

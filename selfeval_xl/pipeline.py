@@ -41,6 +41,7 @@ class JobResult:
 
     projects: list[ProjectOutput]
     outputs: list[str]  # every file written into the folder, in order
+    kind: str = "workbook"  # what the input was: "workbook" or "word" (a 自评价报告 .docx/.doc/.wps)
 
 
 def project_summary(r: Review) -> dict:
@@ -71,9 +72,13 @@ def review_into(src: Path, folder: Path, options: JobOptions = JobOptions()) -> 
     """
     from .reader import read_all
     from .review import review
+    from .sources import sniff
+    from .word_review import WORD_KINDS, review_word_into
     from .writeback import reviewed_name, write_reviewed
 
     src = Path(src)
+    if sniff(src) in WORD_KINDS:  # by content: a Word document has its own outputs
+        return review_word_into(src, folder, options)
     evaluations = read_all(src)
     reviews = [review(ev, options.profile) for ev in evaluations]
     # TODO(issue 13): several forms in one workbook - one reviewed workbook, one report per project.

@@ -1,6 +1,7 @@
 """``read(path) -> SelfEvaluation``: sniff, load the sheets, locate the form by its labels."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from .errors import ReadError
@@ -13,7 +14,8 @@ def read(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> SelfEvaluation:
     """Read a filled 自评表. Raises ReadError (with a code and a Chinese message) only."""
     path = Path(path)
     try:
-        return read_grids(load_grids(path, limits), path.name)
+        grids = load_grids(path, limits)
+        return _with_caption(read_grids(grids, path.name), grids)
     except ReadError as err:
         raise err.with_file(path.name)
     except RecursionError:
@@ -29,10 +31,19 @@ def read_all(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> list[SelfEval
     """
     path = Path(path)
     try:
-        return read_all_grids(load_grids(path, limits), path.name)
+        grids = load_grids(path, limits)
+        return [_with_caption(ev, grids) for ev in read_all_grids(grids, path.name)]
     except ReadError as err:
         raise err.with_file(path.name)
     except RecursionError:
         raise ReadError("TOO_LARGE", "工作簿结构嵌套过深", path.name) from None
     except MemoryError:
         raise ReadError("TOO_LARGE", "读取时内存不足", path.name) from None
+
+
+def _with_caption(ev: SelfEvaluation, grids) -> SelfEvaluation:
+    """A form read from a Word table has its title above the table, not in it (word.TableGrid)."""
+    if ev.title:
+        return ev
+    caption = next((getattr(g, "caption", "") for g in grids if g.name == ev.sheet), "")
+    return replace(ev, title=caption) if caption else ev

@@ -18,6 +18,7 @@ from pathlib import Path
 from .errors import ReadError
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".et", ".ods"}
+WORD_SUFFIXES = {".docx", ".doc", ".wps"}  # a 自评价报告 with the form as a table (see word.py)
 ZIP_MAGIC = b"PK\x03\x04"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -127,7 +128,9 @@ _PASSED: dict[tuple, str] = {}
 
 
 def sniff(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
-    """Decide what the file is from its bytes: 'zip' (xlsx/xlsm/ods) or 'ole' (xls/et).
+    """Decide what the file is from its bytes: 'zip' (xlsx/xlsm/ods) or 'ole' (xls/et), or a
+    Word document: 'docx' (a zip with word/document.xml) or 'doc' (OLE with a WordDocument
+    stream, or an OLE .doc/.wps: .doc and WPS .wps are read through LibreOffice).
 
     Raises ReadError for anything we will not parse: not a workbook, encrypted, too large,
     truncated, or carrying XML entity declarations.
@@ -164,13 +167,29 @@ def _sniff(path: Path, limits: Limits) -> str:
         raise ReadError("TOO_LARGE", f"文件 {size / 2**20:.1f} MB，超过上限 {limits.max_file_bytes / 2**20:.0f} MB", name)
     if head.startswith(OLE2_MAGIC):
         if _is_encrypted(path):
-            raise ReadError("ENCRYPTED", "请在 Excel/WPS 中取消打开密码后另存，再重新处理", name)
+            raise ReadError("ENCRYPTED", "请在 Excel/WPS/Word 中取消打开密码后另存，再重新处理", name)
+        if _is_word_ole(path):
+            return "doc"
         _check_biff(path, limits)
         return "ole"
     if not head.startswith(ZIP_MAGIC):
         raise ReadError("NOT_A_WORKBOOK", "文件内容不是 Excel/WPS/ODS 格式（可能是改了扩展名的其他文件）", name)
-    _check_zip(path, limits)
-    return "zip"
+    return _check_zip(path, limits)
+
+
+def _is_word_ole(path: Path) -> bool:
+    """An OLE file that is a Word/WPS text document rather than a BIFF workbook."""
+    import olefile
+
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            if ole.exists("Workbook") or ole.exists("Book"):
+                return False
+            if ole.exists("WordDocument"):
+                return True
+    except Exception:  # a damaged container: _check_biff says CORRUPT
+        return False
+    return path.suffix.lower() in (".doc", ".wps")
 
 
 def _is_encrypted(path: Path) -> bool:
@@ -264,7 +283,8 @@ _UNIQUE = re.compile(rb"\buniqueCount\s*=\s*[\"']\s*(\d+)")
 _FAST_CELL = re.compile(rb"<(?:[\w.-]+:)?c\s[^>]*?\br\s*=\s*[\"']\s*([A-Za-z]{1,8})\s*(\d{1,18})\s*[\"'][^>]*(?<!/)>")
 
 
-def _check_zip(path: Path, limits: Limits) -> None:
+def _check_zip(path: Path, limits: Limits) -> str:
+    """The zip checks; returns 'zip' for a workbook, 'docx' for a Word document."""
     name = str(path)
     try:
         with zipfile.ZipFile(path) as zf:
@@ -285,6 +305,11 @@ def _check_zip(path: Path, limits: Limits) -> None:
             if locked:  # zipfile would raise RuntimeError on it (Excel never writes ZIP passwords)
                 raise ReadError("ENCRYPTED", f"压缩包成员 {locked} 设置了 ZIP 密码，Excel/WPS 不会生成这样的文件，请获取未加密的原文件", name)
             names = {i.filename for i in infos}
+            if "word/document.xml" in names and not ({"xl/workbook.xml", "xl/workbook.bin", "content.xml"} & names):
+                for i in infos:  # every XML part is searched for DTDs; word.py checks the tables
+                    if not i.is_dir():
+                        _scan_part(zf, i, False, limits, name)
+                return "docx"
             if not ({"xl/workbook.xml", "xl/workbook.bin", "content.xml"} & names):
                 raise ReadError("NOT_A_WORKBOOK", "压缩包中没有工作簿（可能是 Word 文档或其他压缩文件）", name)
             if "xl/workbook.xml" not in names and "content.xml" not in names:
@@ -300,6 +325,7 @@ def _check_zip(path: Path, limits: Limits) -> None:
                     continue
                 is_sheet = i.filename in sheets or "worksheets/" in i.filename or i.filename == "content.xml"
                 _scan_part(zf, i, is_sheet, limits, name)
+            return "zip"
     except ReadError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, zlib.error) as exc:
@@ -499,11 +525,16 @@ def _calamine_failed(exc: BaseException) -> bool:
 
 
 def load_grids(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[Grid]:
-    """All visible worksheets of a workbook as Grids (after ``sniff`` passed)."""
+    """All visible worksheets of a workbook as Grids (after ``sniff`` passed); for a Word
+    document its tables and 正文 (word.py)."""
     import python_calamine as pc
 
     name = str(path)
     kind = sniff(path, limits)
+    if kind in ("docx", "doc"):
+        from . import word
+
+        return word.load_grids(Path(path), kind, limits)
     try:
         # by content, not by suffix (from_path picks the format from the extension): an .xlsx
         # saved or renamed as .xls/.ods was CORRUPT ("Invalid OLE signature") before

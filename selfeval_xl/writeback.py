@@ -101,8 +101,12 @@ def _is_reviewed(path: Path) -> bool:
 # --------------------------------------------------------------------------- entry point
 
 
-def write_reviewed(review: Review, source: Path, target: Path, decisions: dict | None = None) -> Path:
+def write_reviewed(review: Review, source: Path, target: Path, decisions: dict | None = None, *,
+                   source_name: str | None = None, notices: tuple[str, ...] = ()) -> Path:
     """Write the reviewed copy of ``source`` to ``target`` (atomically) and return ``target``.
+
+    ``source_name`` is the file named on 复核结果 (default ``source``'s name) and ``notices`` are
+    added to its 注意 section - for a workbook rebuilt from a Word document (word_review).
 
     ``source`` is only read. ``target`` may be the source itself only when the source is a
     reviewed workbook (``X.复核.xlsx``): that is the idempotent re-review, and the atomic
@@ -113,7 +117,8 @@ def write_reviewed(review: Review, source: Path, target: Path, decisions: dict |
     if _same_file(source, target) and not _is_reviewed(source):
         raise ValueError(f"复核版不能覆盖原文件：{source.name}")
     with tempfile.TemporaryDirectory(prefix="selfeval-wb-") as tmp:
-        wb, notices = _open(source, target, Path(tmp))
+        wb, opened = _open(source, target, Path(tmp))
+        notices = [*notices, *opened]
         ev = review.evaluation
         ws = wb[ev.sheet]
         sheet_index, first = _clear_previous_review(wb, ws, ev.header_row)
@@ -121,7 +126,7 @@ def write_reviewed(review: Review, source: Path, target: Path, decisions: dict |
         _add_columns(ws, review, first)
         _add_decision_columns(ws, review, first + len(ADDED_COLUMNS), decisions or {})
         _mark_findings(wb, review.findings)
-        _add_review_sheet(wb, review, notices, source.name, sheet_index)
+        _add_review_sheet(wb, review, notices, source_name or source.name, sheet_index)
         with atomic_path(target) as out:
             wb.save(out)
         if wb.vba_archive is not None:

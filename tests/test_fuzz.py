@@ -54,3 +54,14 @@ def test_regressions_found_by_the_1000_mutant_run(tmp_path):
     summary = run_fuzz.fuzz(0, SEED, only=[216, 291], jobs=2, timeout=60, workdir=tmp_path)
     assert summary["mutants"] == 2
     assert not summary["bugs"], _explain(summary)
+
+
+def test_word_mutants_have_no_crash_hang_stray_or_modified_input(tmp_path):
+    """Format-family mutants of the Word base (bases/sample.docx): spans, merges, rows, nesting,
+    DTDs, damaged zips, through read → review → commented .docx, rebuilt .xlsx and report."""
+    indices = [18, 88, 98, 138, 168, 178, 268, 338]
+    assert all(make(SEED, i).name.endswith(".docx") for i in indices)
+    summary = run_fuzz.fuzz(0, SEED, only=indices, jobs=2, timeout=90, workdir=tmp_path)
+    assert summary["mutants"] == len(indices)
+    assert not summary["bugs"], _explain(summary)
+    assert summary["outcomes"].get("ok", 0) >= 3

@@ -570,3 +570,101 @@ def test_mail_template_arithmetic_bomb_is_a_template_error(tmp_path, payload):
     templates = Templates(d)
     with pytest.raises((TemplateError, MailError)):
         templates.render("subject.txt.j2", {})
+
+
+# ---------------------------------------------------------------------------- Word documents (issue 14)
+
+
+@pytest.fixture(scope="module")
+def docx_bytes(tmp_path_factory) -> bytes:
+    from build_word import build_docx
+    from conftest import DATA
+    from build_sample import parse_seed
+
+    seed = parse_seed((DATA / "seed_suzhou_2020.txt").read_text(encoding="utf-8"))
+    return build_docx(seed, tmp_path_factory.mktemp("docx") / "base.docx").read_bytes()
+
+
+def _docx_with(base: bytes, part: str, xml: bytes) -> bytes:
+    pkg = mu.Package(base)
+    pkg.set(part, xml)
+    return pkg.to_bytes()
+
+
+def _body_with(base: bytes, edit) -> bytes:
+    """The docx with its document.xml passed through ``edit(text) -> text``."""
+    doc = mu.Package(base).get("word/document.xml").decode("utf-8")
+    return _docx_with(base, "word/document.xml", edit(doc).encode("utf-8"))
+
+
+def test_docx_zip_bomb_is_refused_fast(tmp_path, docx_bytes):
+    pkg = mu.Package(docx_bytes)
+    pkg.set("word/media/image1.png", b"\0" * (60 * 2**20))
+    err, t = _fails(_write(tmp_path, "炸弹.docx", pkg.to_bytes(level=9)))
+    assert err.code == "TOO_LARGE" and "压缩比" in err.message and t < FAST
+
+
+def test_docx_declared_size_limit(tmp_path, docx_bytes):
+    err, _ = _fails(_write(tmp_path, "大.docx", docx_bytes), Limits(max_unpacked_bytes=20_000))
+    assert err.code == "TOO_LARGE" and "解压后" in err.message
+
+
+@pytest.mark.parametrize("part", ["word/document.xml", "word/styles.xml", "docProps/core.xml"])
+def test_docx_xml_entities_are_refused_in_any_part(tmp_path, docx_bytes, part):
+    xml = mu.Package(docx_bytes).get(part)
+    decl_end = xml.index(b"?>") + 2
+    evil = xml[:decl_end] + b"\n" + b" " * 300_000 + b'<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">]>' + xml[decl_end:]
+    err, _ = _fails(_write(tmp_path, "实体.docx", _docx_with(docx_bytes, part, evil)))
+    assert err.code == "UNSAFE_CONTENT" and part in err.message
+
+
+def test_encrypted_docx_is_refused(tmp_path, docx_bytes):
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    buf = io.BytesIO()
+    OOXMLFile(io.BytesIO(docx_bytes)).encrypt("secret", buf)
+    err, _ = _fails(_write(tmp_path, "加密.docx", buf.getvalue()))
+    assert err.code == "ENCRYPTED"
+
+
+def test_truncated_and_malformed_docx_are_corrupt(tmp_path, docx_bytes):
+    err, _ = _fails(_write(tmp_path, "截断.docx", docx_bytes[: len(docx_bytes) // 2]))
+    assert err.code == "CORRUPT"
+    bad = _body_with(docx_bytes, lambda d: d.replace("</w:body>", "<w:p></w:body>"))
+    err, _ = _fails(_write(tmp_path, "坏.docx", bad))
+    assert err.code == "CORRUPT" and "word/document.xml" in err.message
+    deep = _body_with(docx_bytes, lambda d: d.replace("<w:body>", "<w:body>" + "<w:sdt>" * 5000 + "</w:sdt>" * 5000, 1))
+    err, t = _fails(_write(tmp_path, "深.docx", deep))
+    assert err.code in ("CORRUPT", "TOO_LARGE") and t < 5 * FAST
+
+
+def test_docx_size_limits(tmp_path, docx_bytes):
+    err, _ = _fails(_write(tmp_path, "文件大.docx", docx_bytes), Limits(max_file_bytes=10_000))
+    assert err.code == "TOO_LARGE" and "MB" in err.message
+    err, _ = _fails(_write(tmp_path, "行多.docx", docx_bytes), Limits(max_rows=50))
+    assert err.code == "TOO_LARGE" and "表1" in err.message and "50 行" in err.message
+    wide = _body_with(docx_bytes, lambda d: d.replace('<w:gridSpan w:val="3"/>', '<w:gridSpan w:val="99999999"/>', 1))
+    assert wide != docx_bytes
+    err, t = _fails(_write(tmp_path, "宽.docx", wide))
+    assert err.code == "TOO_LARGE" and "列" in err.message and t < FAST
+    long = _body_with(docx_bytes, lambda d: d.replace("<w:t>项目名称</w:t>", "<w:t>" + "长" * 40_000 + "</w:t>", 1))
+    err, _ = _fails(_write(tmp_path, "字多.docx", long))
+    assert err.code == "TOO_LARGE" and "40000" in err.message and err.cell.startswith("表1!")
+
+
+def test_docx_tables_nested_too_deep_are_refused(tmp_path, docx_bytes):
+    nest = "".join("<w:tbl><w:tr><w:tc>" for _ in range(20)) + "<w:p/>" + "".join("</w:tc></w:tr></w:tbl>" for _ in range(20))
+    deep = _body_with(docx_bytes, lambda d: d.replace("<w:body>", "<w:body>" + nest, 1))
+    err, _ = _fails(_write(tmp_path, "嵌套.docx", deep))
+    assert err.code == "TOO_LARGE" and "嵌套" in err.message
+
+
+def test_hostile_docx_fails_the_job_cleanly(tmp_path, docx_bytes):
+    from selfeval_xl.pipeline import JobOptions, review_into
+
+    src = _write(tmp_path, "实体.docx", _body_with(docx_bytes, lambda d: d.replace("?>", '?><!DOCTYPE x [<!ENTITY a "b">]>', 1)))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ReadError) as e:
+        review_into(src, out, JobOptions())
+    assert e.value.code == "UNSAFE_CONTENT" and list(out.iterdir()) == []

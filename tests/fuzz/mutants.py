@@ -12,13 +12,16 @@ Families (a fixed schedule, so any 20 consecutive indices cover all of them):
 - ``file``      the zip itself: truncated, bytes flipped, entries removed or duplicated,
                 declared sizes forged, bombs, a 200k-row sheet, far cells, XML entities;
 - ``format``    the same sample as .xls (BIFF8 records patched) and .ods (content.xml patched),
-                from ``bases/`` (converted once with LibreOffice and committed).
+                from ``bases/`` (converted once with LibreOffice and committed), and as a Word
+                自评价报告 .docx (``bases/sample.docx``, ``tools/build_word.py``; document.xml
+                patched: spans, merges, rows, cells, text, nesting, DTDs, damaged zip).
 
 Everything works on the XML/bytes directly (lxml, zipfile, struct), never through openpyxl:
 the point is to produce files no well-behaved writer would.
 """
 from __future__ import annotations
 
+import copy
 import functools
 import io
 import random
@@ -36,6 +39,8 @@ ROOT = HERE.parent.parent
 SAMPLE = ROOT / "samples" / "苏州市打造先进制造业基地专项资金_2020.xlsx"
 BASE_XLS = HERE / "bases" / "sample.xls"
 BASE_ODS = HERE / "bases" / "sample.ods"
+BASE_DOCX = HERE / "bases" / "sample.docx"
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 SHEET1 = "xl/worksheets/sheet1.xml"  # 自评表
@@ -1155,6 +1160,125 @@ def ods_mutant(rng: random.Random, m: Mutant) -> None:
     m.data = pkg.to_bytes()
 
 
+def _w(tag: str) -> str:
+    return f"{{{W_NS}}}{tag}"
+
+
+DOCX_OPS = ["span", "vmerge", "remove_tc", "remove_tr", "dup_tr", "text", "text", "nest", "sdt", "gridbefore",
+            "xxe", "flip", "truncate", "remove_part", "no_table"]
+
+
+def docx_mutant(rng: random.Random, m: Mutant) -> None:
+    """The sample as a Word document, its document.xml patched (see DOCX_OPS)."""
+    pkg = Package(BASE_DOCX.read_bytes())
+    part = "word/document.xml"
+    root = etree.fromstring(pkg.get(part))
+    body = root.find(_w("body"))
+    tbl = body.find(_w("tbl"))
+    rows = tbl.findall(_w("tr"))
+    tcs = list(tbl.iter(_w("tc")))
+    op = rng.choice(DOCX_OPS)
+    data = None
+    if op == "span":
+        v = rng.choice(["0", "-1", "2", "7", "50", "600", "99999999", "x", ""])
+        for tc in rng.sample(tcs, rng.choice([1, 3, 20])):
+            pr = tc.find(_w("tcPr"))
+            if pr is None:
+                pr = etree.SubElement(tc, _w("tcPr"))
+                tc.insert(0, pr)
+            for old in pr.findall(_w("gridSpan")):
+                pr.remove(old)
+            etree.SubElement(pr, _w("gridSpan")).set(_w("val"), v)
+        m.ops.append(f"docx gridSpan {v!r}")
+        if v in ("600", "99999999"):
+            m.expect, m.fast = "TOO_LARGE", True
+    elif op == "vmerge":
+        v = rng.choice([None, "restart", "continue", "bogus"])
+        for tc in rng.sample(tcs, rng.choice([1, 5, 40])):
+            pr = tc.find(_w("tcPr"))
+            if pr is None:
+                pr = etree.Element(_w("tcPr"))
+                tc.insert(0, pr)
+            vm = etree.SubElement(pr, _w("vMerge"))
+            if v is not None:
+                vm.set(_w("val"), v)
+        m.ops.append(f"docx vMerge {v!r} on random cells")
+    elif op == "remove_tc":
+        for tc in rng.sample(tcs, rng.choice([1, 4, 30])):
+            tc.getparent().remove(tc)
+        m.ops.append("docx cells removed")
+    elif op == "remove_tr":
+        for tr in rng.sample(rows, rng.choice([1, 3, 10])):
+            tbl.remove(tr)
+        m.ops.append("docx rows removed")
+    elif op == "dup_tr":
+        tr = rng.choice(rows)
+        for _ in range(rng.choice([1, 5, 30])):
+            tr.addnext(copy.deepcopy(tr))
+        m.ops.append("docx row duplicated")
+    elif op == "text":
+        ts = list(root.iter(_w("t")))
+        v = rng.choice(TEXTS)
+        for t in rng.sample(ts, rng.choice([1, 3])):
+            t.text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]", "", v)
+        m.ops.append(f"docx text {v[:30]!r} (len {len(v)})")
+    elif op == "nest":
+        depth = rng.choice([1, 3, 12])
+        inner = tbl
+        for _ in range(depth):
+            outer = etree.Element(_w("tbl"))
+            tc = etree.SubElement(etree.SubElement(outer, _w("tr")), _w("tc"))
+            inner.addprevious(outer)
+            tc.append(inner)
+            etree.SubElement(tc, _w("p"))
+            inner = outer
+        m.ops.append(f"docx form nested {depth} tables deep")
+        if depth > 8:
+            m.expect = "TOO_LARGE"
+    elif op == "sdt":
+        for tr in rng.sample(rows, 5):
+            sdt = etree.Element(_w("sdt"))
+            content = etree.SubElement(sdt, _w("sdtContent"))
+            tr.addprevious(sdt)
+            content.append(tr)
+        m.ops.append("docx rows wrapped in content controls")
+    elif op == "gridbefore":
+        v = rng.choice(["1", "3", "511", "100000"])
+        tr = rng.choice(rows)
+        pr = tr.find(_w("trPr"))
+        if pr is None:
+            pr = etree.Element(_w("trPr"))
+            tr.insert(0, pr)
+        etree.SubElement(pr, _w("gridBefore")).set(_w("val"), v)
+        m.ops.append(f"docx gridBefore {v}")
+    elif op == "no_table":
+        body.remove(tbl)
+        m.ops.append("docx form table removed")
+        m.expect = "NOT_SELF_EVALUATION_FORM"
+    xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    if op == "xxe":
+        xml = _with_prolog(xml, rng.choice([XXE_DTD, b" " * 5000 + XXE_DTD, LAUGHS]))
+        m.expect = "UNSAFE_CONTENT"
+        m.ops.append("docx document.xml with DOCTYPE")
+    elif op == "flip":
+        b = bytearray(xml)
+        for _ in range(rng.choice([1, 5, 30])):
+            b[rng.randrange(len(b))] ^= rng.randint(1, 255)
+        xml = bytes(b)
+        m.ops.append("bytes flipped in document.xml")
+    elif op == "remove_part":
+        name = rng.choice(pkg.names())
+        pkg.remove(name)
+        m.ops.append(f"docx entry {name} removed")
+    if op != "remove_part" or name != part:
+        pkg.set(part, xml)
+    data = pkg.to_bytes()
+    if op == "truncate":
+        data = data[: rng.randint(8, len(data) - 1)]
+        m.ops.append(f"docx truncated to {len(data)} bytes")
+    m.data = data
+
+
 # ---------------------------------------------------------------------------- entry point
 
 SCHEDULE = ["cell", "structure", "file", "cell", "cell", "file", "structure", "cell", "format", "file",
@@ -1174,7 +1298,12 @@ def make(seed: int, index: int) -> Mutant:
     elif family == "file":
         file_mutant(rng, m)
     elif family == "format":
-        if rng.random() < 0.55:
+        # Word mutants take a share of the format family by their own draw, so the xls/ods
+        # mutants of every other index stay what they were
+        if random.Random(f"selfeval-fuzz-word:{seed}:{index}").random() < 0.3:
+            docx_mutant(rng, m)
+            suffix = ".docx"
+        elif rng.random() < 0.55:
             xls_mutant(rng, m)
             suffix = rng.choice([".xls", ".xls", ".et"])
         else:

@@ -115,6 +115,14 @@ def pipeline(path: Path, out: Path) -> dict:
             from selfeval_xl.writeback import reviewed_name, write_reviewed
         except ImportError:
             write_reviewed = None
+        if path.suffix.lower() == ".docx":  # a Word 自评价报告: its own outputs (word_review)
+            from selfeval_xl.pipeline import JobOptions, review_into
+
+            lap("writeback")
+            outputs += review_into(path, out, JobOptions()).outputs
+            if _formulas(out / outputs[1]) > 0:  # every value of the rebuilt form is written as text/number
+                raise AssertionError("the workbook rebuilt from the document holds a formula")
+            write_reviewed = render_report = None
         if write_reviewed:
             lap("writeback")
             outputs.append(Path(write_reviewed(r, path, out / reviewed_name(path))).name)
@@ -129,7 +137,7 @@ def pipeline(path: Path, out: Path) -> dict:
             from selfeval_xl.report import render_report, report_name
         except ImportError:
             render_report = None
-        if render_report:
+        if render_report and path.suffix.lower() != ".docx":
             lap("report")
             outputs.append(Path(render_report(r, out / report_name(path))).name)
         lap("done")
