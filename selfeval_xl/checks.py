@@ -182,7 +182,7 @@ def _goals(ev: SelfEvaluation, p: Profile) -> list[Finding]:
                 best, ind = r, i
         if ind is None or best < threshold:
             continue
-        target = values.parse(ind.target.text if ind.target.number is None else ind.target.number)
+        target = values.parse(ind.target.reading)
         said = values.with_unit_of(said, target)
         if target.kind != "quantity" or said.unit != target.unit:
             continue

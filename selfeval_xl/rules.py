@@ -96,8 +96,8 @@ def load_profile(name_or_path: str = "suzhou-2020") -> Profile:
 
 def score(ind: Indicator, profile: Profile) -> Scored:
     """The rule score of one indicator, its completion rate and the basis sentence."""
-    t = values.parse(ind.target.text if ind.target.number is None else ind.target.number)
-    a = values.parse(ind.actual.text if ind.actual.number is None else ind.actual.number)
+    t = values.parse(ind.target.reading)
+    a = values.parse(ind.actual.reading)
     weight = ind.weight.number if ind.weight.number is not None and ind.weight.number > 0 else Decimal(0)
     fraction, completion, basis, flags = _judge(t, a, ind, profile)
     if fraction is None:  # kept self-score (unjudged)

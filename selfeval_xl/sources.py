@@ -63,6 +63,9 @@ class Grid:
     cells: dict[tuple[int, int], object]
     merges: list[tuple[int, int, int, int]] = field(default_factory=list)  # r1, c1, r2, c2 (1-based)
     no_cached_value: set[tuple[int, int]] = field(default_factory=set)  # formulas Excel never computed
+    # numbers whose number format changes their meaning (0.972 as 0.0%, 12 as 0"亩"):
+    # (row, col) -> (format code, the text Excel shows); see numfmt and ``Grid.shown_text``
+    shown: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
     _owner: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -102,6 +105,11 @@ class Grid:
     def ref(self, row: int, col: int) -> str:
         r, c = self.anchor(row, col)
         return ref(self.name, r, c)
+
+    def shown_text(self, row: int, col: int) -> tuple[str, str] | None:
+        """(format code, text as Excel shows it) when the cell's number format gives it a
+        percent or a unit, else None (the value speaks for itself)."""
+        return self.shown.get(self.anchor(row, col))
 
 
 def cell_text(v: object) -> str:
@@ -530,7 +538,33 @@ def load_grids(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[Grid]:
         wb.close()
     if kind == "zip" and path.suffix.lower() != ".ods":
         _mark_uncached_formulas(path, grids)
+        _apply_number_formats(path, grids)
     return grids
+
+
+def _apply_number_formats(path: Path, grids: list[Grid]) -> None:
+    """Record what percent/unit-formatted numbers showed (.xlsx/.xlsm; see ``numfmt``).
+
+    The file passed ``sniff`` (DTD/entity refusal, size limits) before this runs; only numbers
+    calamine read as numbers get a shown text, so a text cell stays exactly what was typed.
+    """
+    from . import numfmt
+
+    by_name = {g.name: g for g in grids}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            parts = {name: part for name, part in _sheet_parts(zf).items() if name in by_name}
+            formats = numfmt.cell_formats(zf, parts)
+    except (zipfile.BadZipFile, KeyError, OSError, zlib.error):
+        return
+    for sheet, cells in formats.items():
+        grid = by_name[sheet]
+        for rc, code in cells.items():
+            v = grid.cells.get(rc)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                text = numfmt.render(v, code)
+                if text:
+                    grid.shown[rc] = (code, text)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

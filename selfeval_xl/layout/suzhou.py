@@ -118,6 +118,9 @@ class _Sheet:
     def value(self, row: int, col: int, file: str) -> Value:
         r, c = self.g.anchor(row, col)
         raw = self.g.cells.get((r, c), "")
+        shown = self.g.shown.get((r, c))
+        if shown is not None:  # a percent/unit number format: the text the user saw (numfmt)
+            return Value(self.g.ref(r, c), shown[1], to_number(raw), number_format=shown[0])
         return Value(self.g.ref(r, c), cell_text(raw), to_number(raw))
 
     def right_of(self, rc: tuple[int, int], file: str) -> Value:
