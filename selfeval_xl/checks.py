@@ -29,6 +29,7 @@ SEVERITY: dict[str, str] = {
     "ACTUAL_NOT_NUMERIC": "warning",
     "VALUE_UNPARSED": "info",
     "UNIT_MISMATCH": "warning",
+    "UNIT_SCALE_SUSPECT": "warning",
     "OVER_ACHIEVED": "info",
     "MISSING_VALUE": "warning",
     "FORMULA_NO_VALUE": "error",
@@ -93,14 +94,16 @@ def _weights(ev: SelfEvaluation, p: Profile) -> list[Finding]:
             continue
         points = cat.points if cat.points is not None else total
         each = p.round(points / len(ws))
+        remainder = p.round(points - each * (len(ws) - 1))
+        rows = p.data["settings"].get("weight_split_remainder_rows", ["last"])
+        remainder_at = {k for k, where in ((0, "first"), (len(ws) - 1, "last")) if where in rows}
         for k, ind in enumerate(cat.indicators):
             w = ind.weight.number
             if w is None:
                 out.append(_f("MISSING_VALUE", ind.weight.cell, f"“{ind.name}”未填写权重"))
                 continue
-            last = k == len(ws) - 1
-            expected = p.round(points - each * (len(ws) - 1)) if last else each
-            if abs(w - expected) > tol and abs(w - each) > tol:
+            expected = remainder if k == len(ws) - 1 and k in remainder_at else each
+            if abs(w - each) > tol and not (k in remainder_at and abs(w - remainder) <= tol):
                 out.append(_f("WEIGHT_SPLIT", ind.weight.cell,
                               f"“{ind.name}”权重{plain(w)}，按该类分值{plain(points)}÷{len(ws)}项平均分摊应为{plain(expected)}"))
     return out
