@@ -33,6 +33,8 @@ SEVERITY: dict[str, str] = {
     "OVER_ACHIEVED": "info",
     "MISSING_VALUE": "warning",
     "FORMULA_NO_VALUE": "error",
+    "MISSING_FIELD": "warning",  # a blank required header field (项目年份, 主管部门, 年初预算数)
+    "SHEET_NOT_READ": "error",  # another sheet of the file holds a form that could not be read
 }
 
 

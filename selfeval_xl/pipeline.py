@@ -72,16 +72,23 @@ def review_into(src: Path, folder: Path, options: JobOptions = JobOptions()) -> 
     src = Path(src)
     evaluations = read_all(src)
     reviews = [review(ev, options.profile) for ev in evaluations]
-    # TODO(issue 13): several forms in one workbook - one reviewed workbook, one report per project.
-    r = reviews[0]
-    project = ProjectOutput(r.evaluation.sheet, r)
-    project.outputs.append(Path(write_reviewed(r, src, folder / reviewed_name(src))).name)
+    # Several forms (one per sheet): ONE reviewed workbook with every form sheet annotated (it is
+    # an output of each project), and one report per project (report.report_names).
+    projects = [ProjectOutput(r.evaluation.sheet, r) for r in reviews]
+    workbook = Path(write_reviewed(reviews, src, folder / reviewed_name(src))).name
+    outputs = [workbook]
+    for project in projects:
+        project.outputs.append(workbook)
     if options.report:
-        from .report import render_report, report_name
+        from .report import render_report, report_names
 
-        project.outputs.append(Path(render_report(r, folder / report_name(src), template=options.template,
-                                                  findings=options.findings, fonts=options.fonts)).name)
-    missing = [n for n in project.outputs if not (folder / n).is_file()]
+        names = report_names(src, [r.evaluation.sheet for r in reviews])
+        for project, name in zip(projects, names):
+            written = Path(render_report(project.review, folder / name, template=options.template,
+                                         findings=options.findings, fonts=options.fonts)).name
+            project.outputs.append(written)
+            outputs.append(written)
+    missing = [n for n in outputs if not (folder / n).is_file()]
     if missing:
         raise RuntimeError(f"输出文件未生成：{'、'.join(missing)}")
-    return JobResult([project], list(project.outputs))
+    return JobResult(projects, outputs)
