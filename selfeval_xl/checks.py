@@ -5,7 +5,6 @@ both numbers, so a reader can act on it without opening the workbook.
 """
 from __future__ import annotations
 
-import difflib
 import re
 from decimal import Decimal
 
@@ -146,52 +145,77 @@ def _money(ev: SelfEvaluation, p: Profile) -> list[Finding]:
     return out
 
 
-_GOAL = re.compile(r"^(?P<name>.*?\D)(?P<value>[≥≤><=＝]?\s*\d[\d.,，]*\s*[%‰]?\s*[^\d；;，,。、]{0,8})$")
+# A number in the prose, with what may follow it: a multiplier, then (checked per indicator)
+# the indicator's unit. 13000人以上, 200个村庄, 9000亿元, 97%.
+_PROSE_NUMBER = re.compile(r"(?<![\d.])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(万亿|千万|百万|亿|万|千)?")
+# Characters that say nothing about which indicator is meant (数量, 个数, 以上 …).
+_GENERIC_CHARS = frozenset("数量个人次家项率的和及与等年度全年完成实现达到不低于少超过以上下内共计累计总约余多支持") | \
+    frozenset("0123456789.,，、；;：:（）()“”\"'《》<>≥≤=≈% ")
+_PHRASE_SPLIT = re.compile(r"[；;。\n，,]")
 
 
 def _goals(ev: SelfEvaluation, p: Profile) -> list[Finding]:
-    """Targets quoted in the 年度绩效目标 text that differ from the table."""
+    """Targets quoted in the 年度绩效目标 text that differ from the table.
+
+    Each number in the text is tried against the indicators whose target is a quantity in the
+    unit written right after the number (万/亿 convert: 1.2亿元 is 12000万元). Among those, the
+    indicator meant must have at least ``goal_name_coverage`` of its name's distinctive
+    characters in the phrase (资助家庭经济困难学生13000人以上 → 资助家庭经济困难学生人数; 完成200个
+    村庄环境整治 → 整治村庄数量), and be clearly ahead of every other such indicator
+    (``goal_margin``, on the balance of that cover and the share of the phrase its name explains).
+    No finding when unsure: no such indicator, two about equally likely, or any of them with a
+    target equal to the number.
+    """
     section = ev.narrative.get("年度绩效目标")
     if section is None or not section.text:
         return []
-    threshold = p.setting("goal_name_similarity")
-    inds = [i for i in ev.indicators if i.kind != "input"]
-    # One matcher per indicator name: difflib indexes the second sequence once, not once per phrase.
-    matchers = [(difflib.SequenceMatcher(None, "", i.name), i) for i in inds]
-    out = []
-    for phrase in re.split(r"[；;。\n]", section.text):
-        phrase = phrase.strip().lstrip("0123456789.、（）() ")
-        m = _GOAL.match(phrase)
-        if not m:
+    settings = p.data["settings"]
+    need = Decimal(str(settings.get("goal_name_coverage", 0.75)))
+    margin = Decimal(str(settings.get("goal_margin", 0.15)))
+    candidates = []
+    for i in ev.indicators:
+        if i.kind == "input":
             continue
-        name, said = m.group("name").strip("：: "), values.parse(m.group("value"))
-        if said.kind != "quantity" or len(name) < 2:
+        target = values.parse(i.target.reading)
+        chars = set(i.name) - _GENERIC_CHARS
+        if target.kind == "quantity" and target.unit and chars and target.value is not None:
+            candidates.append((i, target, chars))
+    if not candidates:
+        return []
+    out, seen = [], set()
+    for phrase in _PHRASE_SPLIT.split(section.text):
+        phrase = phrase.strip()
+        if not phrase:
             continue
-        if not matchers:
-            break
-        # The first indicator with the highest ratio (what max() over all ratios picks). ratio()
-        # is bounded by quick_ratio() and real_quick_ratio(), so a name that cannot reach the
-        # threshold or beat the best so far skips the full comparison: same result, ~6x faster
-        # (benchmarks/bench.py; this loop was most of review()'s time).
-        best, ind = -1.0, None
-        for sm, i in matchers:
-            sm.set_seq1(name)
-            bound = sm.real_quick_ratio()
-            if bound < threshold or bound <= best:
+        for m in _PROSE_NUMBER.finditer(phrase):
+            number = Decimal(m.group(1).replace(",", ""))
+            after = phrase[m.end():]
+            written = m.group(2) or ""
+            context = set(phrase[:m.start()] + phrase[m.end():]) - _GENERIC_CHARS
+            scored = []
+            for ind, target, chars in candidates:
+                unit = target.unit
+                if not after.startswith(unit):
+                    continue
+                said = number * Decimal(10) ** values.MULTIPLIERS.get(written, 0)
+                shared = len(chars & context)
+                cover = Decimal(shared) / len(chars)
+                if cover < need:
+                    continue
+                # rank by the balance of cover and precision (F1): the longer name wins only when
+                # the phrase also names what the shorter one lacks (获评省级示范智能车间 vs 省级智能车间)
+                f1 = 2 * Decimal(shared) / (len(chars) + len(context))
+                scored.append((f1, ind, target, said))
+            if not scored:
                 continue
-            bound = sm.quick_ratio()
-            if bound < threshold or bound <= best:
+            scored.sort(key=lambda x: x[0], reverse=True)
+            best = scored[0]
+            likely = [s for s in scored if s[0] > best[0] - margin]
+            if len(likely) != 1 or any(s[3] == s[2].value for s in scored):
                 continue
-            r = sm.ratio()
-            if r > best:
-                best, ind = r, i
-        if ind is None or best < threshold:
-            continue
-        target = values.parse(ind.target.reading)
-        said = values.with_unit_of(said, target)
-        if target.kind != "quantity" or said.unit != target.unit:
-            continue
-        if said.value != target.value:
-            out.append(_f("GOAL_MISMATCH", ind.target.cell,
-                          f"“{ind.name}”表中目标值为{target.display}，而年度绩效目标（{section.cell}）写的是“{phrase}”"))
+            f1, ind, target, said = best
+            if said != target.value and ind.cell not in seen:
+                seen.add(ind.cell)
+                out.append(_f("GOAL_MISMATCH", ind.target.cell,
+                              f"“{ind.name}”表中目标值为{target.display}，而年度绩效目标（{section.cell}）写的是“{phrase}”"))
     return out
