@@ -148,9 +148,17 @@ def _money(ev: SelfEvaluation, p: Profile) -> list[Finding]:
 # A number in the prose, with what may follow it: a multiplier, then (checked per indicator)
 # the indicator's unit. 13000人以上, 200个村庄, 9000亿元, 97%.
 _PROSE_NUMBER = re.compile(r"(?<![\d.])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(万亿|千万|百万|亿|万|千)?")
-# Characters that say nothing about which indicator is meant (数量, 个数, 以上 …).
-_GENERIC_CHARS = frozenset("数量个人次家项率的和及与等年度全年完成实现达到不低于少超过以上下内共计累计总约余多支持") | \
-    frozenset("0123456789.,，、；;：:（）()“”\"'《》<>≥≤=≈% ")
+# Words and characters that say nothing about which indicator is meant (项目, 数量, 以上 …).
+_GENERIC_WORDS = re.compile("|".join(sorted((
+    "项目", "数量", "个数", "人数", "次数", "户数", "家数", "指标", "完成", "实现", "达到", "年度", "全年", "当年",
+    "支持", "扶持", "累计", "合计", "共计", "不低于", "不少于", "不超过", "以上", "以下", "以内", "左右"), key=len, reverse=True)))
+_GENERIC_CHARS = frozenset("个人次家项率的和及与等约余多共") | frozenset("0123456789.,，、；;：:（）()“”\"'《》<>≥≤=≈%‰ ")
+
+
+def _distinctive(text: str) -> set[str]:
+    return set(_GENERIC_WORDS.sub(" ", text)) - _GENERIC_CHARS
+
+
 _PHRASE_SPLIT = re.compile(r"[；;。\n，,]")
 
 
@@ -177,7 +185,7 @@ def _goals(ev: SelfEvaluation, p: Profile) -> list[Finding]:
         if i.kind == "input":
             continue
         target = values.parse(i.target.reading)
-        chars = set(i.name) - _GENERIC_CHARS
+        chars = _distinctive(i.name)
         if target.kind == "quantity" and target.unit and chars and target.value is not None:
             candidates.append((i, target, chars))
     if not candidates:
@@ -191,7 +199,7 @@ def _goals(ev: SelfEvaluation, p: Profile) -> list[Finding]:
             number = Decimal(m.group(1).replace(",", ""))
             after = phrase[m.end():]
             written = m.group(2) or ""
-            context = set(phrase[:m.start()] + phrase[m.end():]) - _GENERIC_CHARS
+            context = _distinctive(phrase[:m.start()] + " " + phrase[m.end():])
             scored = []
             for ind, target, chars in candidates:
                 unit = target.unit
@@ -205,15 +213,19 @@ def _goals(ev: SelfEvaluation, p: Profile) -> list[Finding]:
                 # rank by the balance of cover and precision (F1): the longer name wins only when
                 # the phrase also names what the shorter one lacks (获评省级示范智能车间 vs 省级智能车间)
                 f1 = 2 * Decimal(shared) / (len(chars) + len(context))
-                scored.append((f1, ind, target, said))
+                scored.append((f1, ind, target, said, chars))
             if not scored:
                 continue
             scored.sort(key=lambda x: x[0], reverse=True)
-            best = scored[0]
-            likely = [s for s in scored if s[0] > best[0] - margin]
-            if len(likely) != 1 or any(s[3] == s[2].value for s in scored):
+            best, others = scored[0], scored[1:]
+            # clearly meant: ahead of every other by the margin, or a more specific name that the
+            # phrase covers whole (获评省级示范智能车间数量 over 省级智能车间数量)
+            whole = best[4] <= context
+            if any(not (best[0] - o[0] >= margin or (whole and o[4] < best[4])) for o in others):
                 continue
-            f1, ind, target, said = best
+            if any(s[3] == s[2].value for s in scored):
+                continue
+            f1, ind, target, said, _ = best
             if said != target.value and ind.cell not in seen:
                 seen.add(ind.cell)
                 out.append(_f("GOAL_MISMATCH", ind.target.cell,
