@@ -159,6 +159,7 @@ def _distinctive(text: str) -> set[str]:
     return set(_GENERIC_WORDS.sub(" ", text)) - _GENERIC_CHARS
 
 
+_LONGER_UNITS = ("个百分点", "百分点", "人次", "家次", "户次", "个月", "万人次")
 _PHRASE_SPLIT = re.compile(r"[；;。\n，,]")
 
 
@@ -190,6 +191,8 @@ def _goals(ev: SelfEvaluation, p: Profile) -> list[Finding]:
             candidates.append((i, target, chars))
     if not candidates:
         return []
+    # the unit written after a number is the longest known one (2个百分点 is not 2个, 5人次 not 5人)
+    units = sorted({t.unit for _, t, _ in candidates} | set(_LONGER_UNITS), key=len, reverse=True)
     out, seen = [], set()
     for phrase in _PHRASE_SPLIT.split(section.text):
         phrase = phrase.strip()
@@ -200,10 +203,10 @@ def _goals(ev: SelfEvaluation, p: Profile) -> list[Finding]:
             after = phrase[m.end():]
             written = m.group(2) or ""
             context = _distinctive(phrase[:m.start()] + " " + phrase[m.end():])
+            written_unit = next((u for u in units if after.startswith(u)), None)
             scored = []
             for ind, target, chars in candidates:
-                unit = target.unit
-                if not after.startswith(unit):
+                if target.unit != written_unit:
                     continue
                 said = number * Decimal(10) ** values.MULTIPLIERS.get(written, 0)
                 shared = len(chars & context)
