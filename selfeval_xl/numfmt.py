@@ -24,6 +24,7 @@ __all__ = ["BUILTIN_FORMATS", "cell_formats", "meaningful", "render"]
 # calamine already reads as dates.
 BUILTIN_FORMATS = {9: "0%", 10: "0.00%"}
 DATE_IDS = frozenset(range(14, 23)) | {45, 46, 47}
+MAX_STYLES_BYTES = 16 * 2**20  # Excel's own styles.xml stays well under 1 MiB
 
 _TOKEN = re.compile(r'"(?P<q>[^"]*)"|\\(?P<e>.)|\[(?P<b>[^\]]*)\]|_(?P<pad>.)|\*(?P<fill>.)'
                     r'|(?P<num>[0#?][0#?,]*(?:\.[0#?]*)?|\.[0#?]+)|(?P<general>General)|(?P<c>.)', re.S | re.I)
@@ -195,6 +196,8 @@ def _meaningful_xfs(zf: zipfile.ZipFile) -> dict[int, str]:
     from lxml import etree
 
     try:
+        if zf.getinfo("xl/styles.xml").file_size > MAX_STYLES_BYTES:
+            return {}  # no real styles part is this large: keep the stored values, as before
         data = zf.read("xl/styles.xml")
     except KeyError:
         return {}
