@@ -18,7 +18,7 @@ import re
 import zipfile
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-__all__ = ["BUILTIN_FORMATS", "cell_formats", "meaningful", "render"]
+__all__ = ["BUILTIN_FORMATS", "cell_formats", "meaningful", "ods_shown", "render"]
 
 # Built-in numFmtIds that matter here (ECMA-376 18.8.30); 14-22 and 45-47 are dates, which
 # calamine already reads as dates.
@@ -224,3 +224,67 @@ def _meaningful_xfs(zf: zipfile.ZipFile) -> dict[int, str]:
         if code and meaningful(code):
             out[index] = code
     return out
+
+
+# --------------------------------------------------------------------------- .ods
+
+_ODS_TYPES = {"percentage": "ods:percentage", "float": "ods:float", "currency": "ods:currency"}
+_PLAIN_NUMBER = re.compile(r"[-+]?[\d.,\s]*(?:[Ee][-+]?\d+)?")  # 50,660.00 and 1.2E+03 say nothing more
+
+
+def ods_shown(zf: zipfile.ZipFile, sheets: set[str], max_rows: int, max_cols: int) -> dict[str, dict[tuple[int, int], tuple[str, str]]]:
+    """``{sheet: {(row, col): (kind, text shown)}}`` for .ods number cells whose shown text says
+    more than the number (97.2%, 12亩). Positions follow the repeats the way calamine places
+    cells; only cells within the limits count (the sniff already refused larger ones)."""
+    from lxml import etree
+
+    out: dict[str, dict[tuple[int, int], tuple[str, str]]] = {}
+    try:
+        fh = zf.open("content.xml")
+    except KeyError:
+        return out
+    table, row, col, rows_rep = None, 0, 0, 1
+    with fh:
+        context = etree.iterparse(fh, events=("start", "end"), resolve_entities=False, no_network=True,
+                                  load_dtd=False, huge_tree=False)
+        try:
+            for event, el in context:
+                local = el.tag.rpartition("}")[2] if isinstance(el.tag, str) else ""
+                if local == "table":
+                    if event == "start":
+                        name = _ods_attr(el, "name")
+                        table, row = (name if name in sheets else None), 0
+                    else:
+                        el.clear()
+                elif local == "table-row":
+                    if event == "start":
+                        row += 1
+                        col = 0
+                        rows_rep = _repeat(_ods_attr(el, "number-rows-repeated"))
+                    else:
+                        row += rows_rep - 1
+                        el.clear()
+                elif local in ("table-cell", "covered-table-cell") and event == "end":
+                    first = col + 1
+                    col += _repeat(_ods_attr(el, "number-columns-repeated"))
+                    kind = _ODS_TYPES.get(_ods_attr(el, "value-type") or "")
+                    if table is not None and kind and row <= max_rows and first <= max_cols:
+                        text = "\n".join("".join(p.itertext()) for p in el if p.tag.rpartition("}")[2] == "p").strip()
+                        if text and not _PLAIN_NUMBER.fullmatch(text):
+                            out.setdefault(table, {})[(row, first)] = (kind, text)
+                    el.clear()
+        except etree.XMLSyntaxError:
+            return out  # calamine read the values; the sniff names a broken part
+    return out
+
+
+def _ods_attr(el, local: str) -> str | None:
+    for key, value in el.attrib.items():
+        if key.rpartition("}")[2] == local:
+            return value
+    return None
+
+
+def _repeat(text: str | None) -> int:
+    digits = (text or "").strip()
+    return min(int(digits), 10**7) if digits.isdigit() and len(digits) < 9 else 1

@@ -538,12 +538,14 @@ def load_grids(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[Grid]:
         wb.close()
     if kind == "zip" and path.suffix.lower() != ".ods":
         _mark_uncached_formulas(path, grids)
-        _apply_number_formats(path, grids)
+    if kind == "zip":
+        _apply_number_formats(path, grids, limits)
     return grids
 
 
-def _apply_number_formats(path: Path, grids: list[Grid]) -> None:
-    """Record what percent/unit-formatted numbers showed (.xlsx/.xlsm; see ``numfmt``).
+def _apply_number_formats(path: Path, grids: list[Grid], limits: Limits = DEFAULT_LIMITS) -> None:
+    """Record what percent/unit-formatted numbers showed (.xlsx/.xlsm formats, .ods shown
+    text; see ``numfmt``).
 
     The file passed ``sniff`` (DTD/entity refusal, size limits) before this runs; only numbers
     calamine read as numbers get a shown text, so a text cell stays exactly what was typed.
@@ -553,6 +555,15 @@ def _apply_number_formats(path: Path, grids: list[Grid]) -> None:
     by_name = {g.name: g for g in grids}
     try:
         with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            if "xl/workbook.xml" not in names and "content.xml" in names:
+                for sheet, cells in numfmt.ods_shown(zf, set(by_name), limits.max_rows, limits.max_cols).items():
+                    grid = by_name[sheet]
+                    for rc, shown in cells.items():
+                        v = grid.cells.get(rc)
+                        if isinstance(v, (int, float)) and not isinstance(v, bool):
+                            grid.shown[rc] = shown
+                return
             parts = {name: part for name, part in _sheet_parts(zf).items() if name in by_name}
             formats = numfmt.cell_formats(zf, parts)
     except (zipfile.BadZipFile, KeyError, OSError, zlib.error):

@@ -16,7 +16,7 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from conftest import SAMPLE
+from conftest import SAMPLE, convert
 from selfeval_xl import form, rules
 from selfeval_xl.reader import read, read_all
 from selfeval_xl.review import review, review_file, to_json
@@ -175,6 +175,22 @@ def test_format_read_is_fast(tmp_path):
     plain, formatted = best(SAMPLE), best(p)
     assert sum(len(g.shown) for g in load_grids(p)) > 100
     assert formatted < plain * 1.5 + 0.05, (plain, formatted)
+
+
+def test_ods_keeps_the_shown_text(tmp_path):
+    """LibreOffice stores each cell's shown text in .ods: a percent/unit cell saved as .ods reads
+    as it showed (97.2%, 7403.92亩), like the .xlsx it came from."""
+    def edit(wb):
+        _typed(wb, "满意度", "F", 0.972, "0.0%")
+        _typed(wb, "新增耕地面积", "F", 7403.92, '0.00"亩"')
+    src = _save(tmp_path / "pct.xlsx", edit=edit)
+    ods = convert(src, "ods", tmp_path)
+    ev = read(ods)
+    by_name = {i.name: i for i in ev.indicators}
+    assert by_name["满意度"].actual.text == "97.2%" and by_name["新增耕地面积"].actual.text == "7403.92亩"
+    assert by_name["预算执行率"].actual.number_format == ""  # a text cell stays as typed
+    r = review(ev)
+    assert r.computed_total == review_file(src).computed_total == D("72.63")
 
 
 # ---- 2. numbers inside words ---------------------------------------------------------------
