@@ -288,3 +288,83 @@ def _ods_attr(el, local: str) -> str | None:
 def _repeat(text: str | None) -> int:
     digits = (text or "").strip()
     return min(int(digits), 10**7) if digits.isdigit() and len(digits) < 9 else 1
+
+
+# --------------------------------------------------------------------------- .xls / .et (BIFF8)
+
+_BIFF_NUMBER_CELLS = {0x0203: "number", 0x027E: "rk", 0x0006: "formula", 0x00BD: "mulrk"}
+
+
+def biff_formats(data: bytes) -> dict[str, dict[tuple[int, int], str]]:
+    """``{sheet: {(row, col): format code}}`` for the number cells of a BIFF8 Workbook stream
+    whose format is ``meaningful`` (FORMAT and XF records of the globals, then each sheet's
+    NUMBER/RK/MULRK/FORMULA records and their XF index). The stream passed ``sources._check_biff``."""
+    import struct
+
+    def records(pos: int):
+        while pos + 4 <= len(data):
+            typ, size = struct.unpack_from("<HH", data, pos)
+            yield typ, data[pos + 4:pos + 4 + size]
+            pos += 4 + size
+
+    custom: dict[int, str] = {}
+    xf_formats: list[int] = []
+    sheets: list[tuple[int, str]] = []
+    for typ, body in records(0):
+        if typ == 0x041E and len(body) >= 5:  # FORMAT: ifmt, XLUnicodeString
+            custom[struct.unpack_from("<H", body)[0]] = _biff_string(body, 2)
+        elif typ == 0x00E0 and len(body) >= 4:  # XF: ifnt, ifmt
+            xf_formats.append(struct.unpack_from("<H", body, 2)[0])
+        elif typ == 0x0085 and len(body) >= 8 and body[5] == 0:  # BoundSheet8 of a worksheet
+            sheets.append((struct.unpack_from("<I", body)[0], _biff_short_string(body, 6)))
+        elif typ == 0x000A:
+            break
+    wanted: dict[int, str] = {}
+    for index, fid in enumerate(xf_formats):
+        code = custom.get(fid, BUILTIN_FORMATS.get(fid))
+        if fid not in DATE_IDS and code and meaningful(code):
+            wanted[index] = code
+    out: dict[str, dict[tuple[int, int], str]] = {}
+    if not wanted:
+        return out
+    for start, name in sheets:
+        found: dict[tuple[int, int], str] = {}
+        for typ, body in records(start):
+            if typ == 0x000A:
+                break
+            kind = _BIFF_NUMBER_CELLS.get(typ)
+            if kind is None or len(body) < 6:
+                continue
+            row, col = struct.unpack_from("<HH", body)
+            if kind == "mulrk":
+                for k in range((len(body) - 6) // 6):
+                    code = wanted.get(struct.unpack_from("<H", body, 4 + 6 * k)[0])
+                    if code:
+                        found[(row + 1, col + k + 1)] = code
+                continue
+            if kind == "formula" and len(body) >= 14 and body[12:14] == b"\xff\xff":
+                continue  # a cached string/bool/error, not a number
+            code = wanted.get(struct.unpack_from("<H", body, 4)[0])
+            if code:
+                found[(row + 1, col + 1)] = code
+        if found:
+            out[name] = found
+    return out
+
+
+def _biff_string(body: bytes, pos: int) -> str:
+    """XLUnicodeString: cch (u16), flags (bit 0: UTF-16), characters."""
+    import struct
+
+    cch = struct.unpack_from("<H", body, pos)[0]
+    wide = body[pos + 2] & 1
+    raw = body[pos + 3:pos + 3 + cch * (2 if wide else 1)]
+    return raw.decode("utf-16-le" if wide else "latin-1", "replace")
+
+
+def _biff_short_string(body: bytes, pos: int) -> str:
+    """ShortXLUnicodeString: cch (u8), flags, characters."""
+    cch = body[pos]
+    wide = body[pos + 1] & 1 if len(body) > pos + 1 else 0
+    raw = body[pos + 2:pos + 2 + cch * (2 if wide else 1)]
+    return raw.decode("utf-16-le" if wide else "latin-1", "replace")

@@ -540,7 +540,27 @@ def load_grids(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[Grid]:
         _mark_uncached_formulas(path, grids)
     if kind == "zip":
         _apply_number_formats(path, grids, limits)
+    elif kind == "ole":
+        _apply_biff_formats(path, grids)
     return grids
+
+
+def _apply_biff_formats(path: Path, grids: list[Grid]) -> None:
+    """The .xls/.et counterpart of ``_apply_number_formats`` (BIFF8 FORMAT/XF records)."""
+    from . import numfmt
+
+    try:
+        import olefile
+
+        with olefile.OleFileIO(str(path)) as ole:
+            stream = next((s for s in ("Workbook", "Book") if ole.exists(s)), None)
+            if stream is None:
+                return
+            data = ole.openstream(stream).read()
+        formats = numfmt.biff_formats(data)
+    except Exception:  # noqa: BLE001 - the values were read; a damaged format table only loses formats
+        return
+    _shown_from_formats({g.name: g for g in grids}, formats)
 
 
 def _apply_number_formats(path: Path, grids: list[Grid], limits: Limits = DEFAULT_LIMITS) -> None:
@@ -568,8 +588,16 @@ def _apply_number_formats(path: Path, grids: list[Grid], limits: Limits = DEFAUL
             formats = numfmt.cell_formats(zf, parts)
     except (zipfile.BadZipFile, KeyError, OSError, zlib.error):
         return
+    _shown_from_formats(by_name, formats)
+
+
+def _shown_from_formats(by_name: dict[str, Grid], formats: dict[str, dict[tuple[int, int], str]]) -> None:
+    from . import numfmt
+
     for sheet, cells in formats.items():
-        grid = by_name[sheet]
+        grid = by_name.get(sheet)
+        if grid is None:
+            continue
         for rc, code in cells.items():
             v = grid.cells.get(rc)
             if isinstance(v, (int, float)) and not isinstance(v, bool):

@@ -177,14 +177,15 @@ def test_format_read_is_fast(tmp_path):
     assert formatted < plain * 1.5 + 0.05, (plain, formatted)
 
 
-def test_ods_keeps_the_shown_text(tmp_path):
-    """LibreOffice stores each cell's shown text in .ods: a percent/unit cell saved as .ods reads
-    as it showed (97.2%, 7403.92亩), like the .xlsx it came from."""
+@pytest.mark.parametrize("fmt", ["ods", "xls"])
+def test_ods_and_xls_keep_the_shown_text(tmp_path, fmt):
+    """A percent/unit cell saved as .ods (the shown text is stored) or .xls (BIFF FORMAT/XF
+    records) reads as it showed (97.2%, 7403.92亩), like the .xlsx it came from."""
     def edit(wb):
         _typed(wb, "满意度", "F", 0.972, "0.0%")
         _typed(wb, "新增耕地面积", "F", 7403.92, '0.00"亩"')
     src = _save(tmp_path / "pct.xlsx", edit=edit)
-    ods = convert(src, "ods", tmp_path)
+    ods = convert(src, fmt, tmp_path)
     ev = read(ods)
     by_name = {i.name: i for i in ev.indicators}
     assert by_name["满意度"].actual.text == "97.2%" and by_name["新增耕地面积"].actual.text == "7403.92亩"
