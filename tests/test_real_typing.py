@@ -277,6 +277,21 @@ def test_every_form_is_read_with_its_own_narrative(tmp_path):
     assert mismatch == [("SCORE_MISMATCH", "自评表2!G29"), ("GOAL_MISMATCH", "自评表2!D26")]
 
 
+def test_narrative_sheet_paired_by_name(tmp_path):
+    """Sheets 项目A, 项目B, 项目A说明, 项目B说明: each narrative belongs to the form its name
+    contains, not to the nearest form before it."""
+    p = _two_forms(tmp_path / "配对.xlsx", _second())
+    wb = load_workbook(p)
+    for old, new in (("自评表", "项目A"), ("项目基本情况", "项目A说明"), ("自评表2", "项目B"), ("项目基本情况2", "项目B说明")):
+        wb[old].title = new
+    wb.move_sheet("项目B", offset=-1)  # 项目A, 项目B, 项目A说明, 项目B说明
+    assert wb.sheetnames == ["项目A", "项目B", "项目A说明", "项目B说明"]
+    wb.save(p)
+    evs = read_all(p)
+    assert [(e.sheet, e.narrative["项目概况"].cell, e.narrative["项目概况"].text) for e in evs] == [
+        ("项目A", "项目A说明!B2", "概况。"), ("项目B", "项目B说明!B2", "第二个项目的概况。")]
+
+
 def test_a_sheet_that_fails_does_not_hide_the_others(tmp_path):
     p = _two_forms(tmp_path / "一个坏.xlsx", _content(project_name=None))
     evs = read_all(p)
