@@ -5,7 +5,6 @@ both numbers, so a reader can act on it without opening the workbook.
 """
 from __future__ import annotations
 
-import difflib
 import re
 from decimal import Decimal
 
@@ -29,6 +28,7 @@ SEVERITY: dict[str, str] = {
     "ACTUAL_NOT_NUMERIC": "warning",
     "VALUE_UNPARSED": "info",
     "UNIT_MISMATCH": "warning",
+    "UNIT_SCALE_SUSPECT": "warning",
     "OVER_ACHIEVED": "info",
     "MISSING_VALUE": "warning",
     "FORMULA_NO_VALUE": "error",
@@ -41,6 +41,8 @@ SEVERITY: dict[str, str] = {
     "CLASS_WEIGHTS": "info",
     "GRADE_MISMATCH": "error",
     "DECISION_STALE": "warning",  # decisions.carry_over: a decided indicator changed since
+    "MISSING_FIELD": "warning",  # a blank required header field (项目年份, 主管部门, 年初预算数)
+    "SHEET_NOT_READ": "error",  # another sheet of the file holds a form that could not be read
 }
 
 
@@ -106,14 +108,16 @@ def _weights(ev: SelfEvaluation, p: Profile) -> list[Finding]:
             continue
         points = cat.points if cat.points is not None else total
         each = p.round(points / len(ws))
+        remainder = p.round(points - each * (len(ws) - 1))
+        rows = p.data["settings"].get("weight_split_remainder_rows", ["last"])
+        remainder_at = {k for k, where in ((0, "first"), (len(ws) - 1, "last")) if where in rows}
         for k, ind in enumerate(cat.indicators):
             w = ind.weight.number
             if w is None:
                 out.append(_f("MISSING_VALUE", ind.weight.cell, f"“{ind.name}”未填写权重"))
                 continue
-            last = k == len(ws) - 1
-            expected = p.round(points - each * (len(ws) - 1)) if last else each
-            if abs(w - expected) > tol and abs(w - each) > tol:
+            expected = remainder if k == len(ws) - 1 and k in remainder_at else each
+            if abs(w - each) > tol and not (k in remainder_at and abs(w - remainder) <= tol):
                 out.append(_f("WEIGHT_SPLIT", ind.weight.cell,
                               f"“{ind.name}”权重{plain(w)}，按该类分值{plain(points)}÷{len(ws)}项平均分摊应为{plain(expected)}"))
     return out
@@ -156,52 +160,92 @@ def _money(ev: SelfEvaluation, p: Profile) -> list[Finding]:
     return out
 
 
-_GOAL = re.compile(r"^(?P<name>.*?\D)(?P<value>[≥≤><=＝]?\s*\d[\d.,，]*\s*[%‰]?\s*[^\d；;，,。、]{0,8})$")
+# A number in the prose, with what may follow it: a multiplier, then (checked per indicator)
+# the indicator's unit. 13000人以上, 200个村庄, 9000亿元, 97%.
+_PROSE_NUMBER = re.compile(r"(?<![\d.])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(万亿|千万|百万|亿|万|千)?")
+# Words and characters that say nothing about which indicator is meant (项目, 数量, 以上 …).
+_GENERIC_WORDS = re.compile("|".join(sorted((
+    "项目", "数量", "个数", "人数", "次数", "户数", "家数", "指标", "完成", "实现", "达到", "年度", "全年", "当年",
+    "支持", "扶持", "累计", "合计", "共计", "不低于", "不少于", "不超过", "以上", "以下", "以内", "左右"), key=len, reverse=True)))
+_GENERIC_CHARS = frozenset("个人次家项率的和及与等约余多共") | frozenset("0123456789.,，、；;：:（）()“”\"'《》<>≥≤=≈%‰ ")
+
+
+def _distinctive(text: str) -> set[str]:
+    return set(_GENERIC_WORDS.sub(" ", text)) - _GENERIC_CHARS
+
+
+_LONGER_UNITS = ("个百分点", "百分点", "人次", "家次", "户次", "个月", "万人次")
+_PHRASE_SPLIT = re.compile(r"[；;。\n，,]")
 
 
 def _goals(ev: SelfEvaluation, p: Profile) -> list[Finding]:
-    """Targets quoted in the 年度绩效目标 text that differ from the table."""
+    """Targets quoted in the 年度绩效目标 text that differ from the table.
+
+    Each number in the text is tried against the indicators whose target is a quantity in the
+    unit written right after the number (万/亿 convert: 1.2亿元 is 12000万元). Among those, the
+    indicator meant must have at least ``goal_name_coverage`` of its name's distinctive
+    characters in the phrase (资助家庭经济困难学生13000人以上 → 资助家庭经济困难学生人数; 完成200个
+    村庄环境整治 → 整治村庄数量), and be clearly ahead of every other such indicator
+    (``goal_margin``, on the balance of that cover and the share of the phrase its name explains).
+    No finding when unsure: no such indicator, two about equally likely, or any of them with a
+    target equal to the number.
+    """
     section = ev.narrative.get("年度绩效目标")
     if section is None or not section.text:
         return []
-    threshold = p.setting("goal_name_similarity")
-    inds = [i for i in ev.indicators if i.kind != "input"]
-    # One matcher per indicator name: difflib indexes the second sequence once, not once per phrase.
-    matchers = [(difflib.SequenceMatcher(None, "", i.name), i) for i in inds]
-    out = []
-    for phrase in re.split(r"[；;。\n]", section.text):
-        phrase = phrase.strip().lstrip("0123456789.、（）() ")
-        m = _GOAL.match(phrase)
-        if not m:
+    settings = p.data["settings"]
+    need = Decimal(str(settings.get("goal_name_coverage", 0.75)))
+    margin = Decimal(str(settings.get("goal_margin", 0.15)))
+    candidates = []
+    for i in ev.indicators:
+        if i.kind == "input":
             continue
-        name, said = m.group("name").strip("：: "), values.parse(m.group("value"))
-        if said.kind != "quantity" or len(name) < 2:
+        target = values.parse(i.target.reading)
+        chars = _distinctive(i.name)
+        if target.kind == "quantity" and target.unit and chars and target.value is not None:
+            candidates.append((i, target, chars))
+    if not candidates:
+        return []
+    # the unit written after a number is the longest known one (2个百分点 is not 2个, 5人次 not 5人)
+    units = sorted({t.unit for _, t, _ in candidates} | set(_LONGER_UNITS), key=len, reverse=True)
+    out, seen = [], set()
+    for phrase in _PHRASE_SPLIT.split(section.text):
+        phrase = phrase.strip()
+        if not phrase:
             continue
-        if not matchers:
-            break
-        # The first indicator with the highest ratio (what max() over all ratios picks). ratio()
-        # is bounded by quick_ratio() and real_quick_ratio(), so a name that cannot reach the
-        # threshold or beat the best so far skips the full comparison: same result, ~6x faster
-        # (benchmarks/bench.py; this loop was most of review()'s time).
-        best, ind = -1.0, None
-        for sm, i in matchers:
-            sm.set_seq1(name)
-            bound = sm.real_quick_ratio()
-            if bound < threshold or bound <= best:
+        for m in _PROSE_NUMBER.finditer(phrase):
+            number = Decimal(m.group(1).replace(",", ""))
+            after = phrase[m.end():]
+            written = m.group(2) or ""
+            context = _distinctive(phrase[:m.start()] + " " + phrase[m.end():])
+            written_unit = next((u for u in units if after.startswith(u)), None)
+            scored = []
+            for ind, target, chars in candidates:
+                if target.unit != written_unit:
+                    continue
+                said = number * Decimal(10) ** values.MULTIPLIERS.get(written, 0)
+                shared = len(chars & context)
+                cover = Decimal(shared) / len(chars)
+                if cover < need:
+                    continue
+                # rank by the balance of cover and precision (F1): the longer name wins only when
+                # the phrase also names what the shorter one lacks (获评省级示范智能车间 vs 省级智能车间)
+                f1 = 2 * Decimal(shared) / (len(chars) + len(context))
+                scored.append((f1, ind, target, said, chars))
+            if not scored:
                 continue
-            bound = sm.quick_ratio()
-            if bound < threshold or bound <= best:
+            scored.sort(key=lambda x: x[0], reverse=True)
+            best, others = scored[0], scored[1:]
+            # clearly meant: ahead of every other by the margin, or a more specific name that the
+            # phrase covers whole (获评省级示范智能车间数量 over 省级智能车间数量)
+            whole = best[4] <= context
+            if any(not (best[0] - o[0] >= margin or (whole and o[4] < best[4])) for o in others):
                 continue
-            r = sm.ratio()
-            if r > best:
-                best, ind = r, i
-        if ind is None or best < threshold:
-            continue
-        target = values.parse(ind.target.text if ind.target.number is None else ind.target.number)
-        said = values.with_unit_of(said, target)
-        if target.kind != "quantity" or said.unit != target.unit:
-            continue
-        if said.value != target.value:
-            out.append(_f("GOAL_MISMATCH", ind.target.cell,
-                          f"“{ind.name}”表中目标值为{target.display}，而年度绩效目标（{section.cell}）写的是“{phrase}”"))
+            if any(s[3] == s[2].value for s in scored):
+                continue
+            f1, ind, target, said, _ = best
+            if said != target.value and ind.cell not in seen:
+                seen.add(ind.cell)
+                out.append(_f("GOAL_MISMATCH", ind.target.cell,
+                              f"“{ind.name}”表中目标值为{target.display}，而年度绩效目标（{section.cell}）写的是“{phrase}”"))
     return out

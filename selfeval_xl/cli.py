@@ -29,30 +29,36 @@ def _print_json(data) -> None:
 
 def cmd_check(args) -> int:
     from .review import evaluation_json, review, to_json
-    from .reader import read
+    from .reader import read_all
     from .text import review_summary
 
     try:
-        ev = read(args.file)
+        evs = read_all(args.file)
     except ReadError as err:
         if args.json:
             _print_json({"file": Path(args.file).name, "error": err.to_dict()})
         print(err.message, file=sys.stderr)
         return EXIT_USAGE
+    # one form: the single JSON object as before; several forms (one per sheet): a list of them
     if args.no_score:
-        _print_json(evaluation_json(ev))
+        out = [evaluation_json(ev) for ev in evs]
+        _print_json(out[0] if len(out) == 1 else out)
         return EXIT_OK
     try:
-        r = review(ev, args.profile)
+        reviews = [review(ev, args.profile) for ev in evs]
     except ReadError as err:  # PROFILE_NOT_FOR_FORM: the profile given does not score this form
         if args.json:
             _print_json({"file": Path(args.file).name, "error": err.to_dict()})
         print(err.message, file=sys.stderr)
         return EXIT_USAGE
     if args.json:
-        _print_json(to_json(r))
+        out = [to_json(r) for r in reviews]
+        _print_json(out[0] if len(out) == 1 else out)
     else:
-        print(review_summary(r))
+        if len(reviews) > 1:
+            sheets = "、".join(f"“{r.evaluation.sheet}”" for r in reviews)
+            print(f"本工作簿共有 {len(reviews)} 个项目（工作表 {sheets}），逐一复核如下。\n")
+        print("\n\n".join(review_summary(r) for r in reviews))
     return EXIT_OK
 
 
@@ -64,7 +70,9 @@ def cmd_parse(args) -> int:
         _print_json([m.to_dict() for m in ms])
     else:
         for m in ms:
-            print(f"{m.text}\t{m.kind}\t{m.display}")
+            words = "、".join(f"“{w}”" for w in (m.label, m.note) if w)
+            said = f"（{values.VERDICT_DISPLAY[m.verdict]}）" if m.kind == "quantity" and m.verdict else ""
+            print(f"{m.text}\t{m.kind}\t{m.display}" + (f"\t文字{words}{said}" if words else ""))
     return EXIT_OK
 
 

@@ -14,6 +14,21 @@ def plain(x: Decimal) -> str:
     return s.rstrip("0").rstrip(".") if "." in s else s
 
 
+def year_text(text) -> str:
+    """The project year as written, without a trailing 年/年度: 2021, 2021年, 2021年度 → 2021."""
+    s = unicodedata.normalize("NFKC", "" if text is None else str(text)).strip()
+    for tail in ("年度", "年"):
+        if s.endswith(tail):
+            return s[: -len(tail)].strip()
+    return s
+
+
+def year_label(text) -> str:
+    """``2021年度`` from however the year was typed (2021, 2021年, 2021年度); "" when blank."""
+    y = year_text(text)
+    return f"{y}年度" if y else ""
+
+
 def _dec(x) -> Decimal:
     return x if isinstance(x, Decimal) else Decimal(str(x))
 

@@ -47,6 +47,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Sequence
 
 from .errors import TemplateError
+from .fmt import year_text
 from .fsutil import atomic_write_bytes, atomic_write_text, safe_name, sha256
 
 MAIL_DIR = "mail"
@@ -452,7 +453,7 @@ def template_context(item: Item, attachments: Sequence[Path], to: Sequence[str] 
     totals = {k: item.totals.get(k) for k in ("stated", "self", "computed")}
     names = [p.name for p in attachments]
     return {
-        "项目名称": item.name, "年度": item.year, "主管部门": item.department, "文件": item.input,
+        "项目名称": item.name, "年度": year_text(item.year), "主管部门": item.department, "文件": item.input,
         "自评总分": _fmt_score(totals["stated"]), "自评分之和": _fmt_score(totals["self"]),
         "规则总分": _fmt_score(totals["computed"]),
         "错误数": item.findings.get("error", 0), "警告数": item.findings.get("warning", 0),

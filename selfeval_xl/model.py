@@ -79,10 +79,18 @@ class Value:
     cell: str
     text: str = ""
     number: Decimal | None = None
+    # the cell's number format gave the number a percent or a unit: ``text`` is what Excel
+    # showed (97.2% for 0.972 under 0.0%, 12亩 under 0"亩") and is what the value means
+    number_format: str = ""
 
     @property
     def blank(self) -> bool:
         return self.text == "" and self.number is None
+
+    @property
+    def reading(self) -> object:
+        """What ``values.parse`` should read: a plain number as the number, else the text as shown."""
+        return self.number if self.number is not None and not self.number_format else self.text
 
 
 @dataclass(frozen=True)

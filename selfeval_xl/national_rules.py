@@ -77,8 +77,8 @@ def score_indicator(ind: Indicator, p: Profile) -> Scored:
     """The rule score of one national indicator, its completion and the basis sentence."""
     if p.scheme != "ratio":
         raise ValueError(f"规则配置“{p.name}”的评分方式“{p.scheme}”未知（可用：curves、ratio）")
-    t = values.parse(ind.target.text if ind.target.number is None else ind.target.number)
-    a = values.parse(ind.actual.text if ind.actual.number is None else ind.actual.number)
+    t = values.parse(ind.target.reading)  # a formatted cell (0.972 shown as 97.2%) reads as shown
+    a = values.parse(ind.actual.reading)
     weight = ind.weight.number if ind.weight.number is not None and ind.weight.number > 0 else ZERO
     j = _judge(t, a, p)
     basis = j.basis

@@ -81,24 +81,31 @@ def review_into(src: Path, folder: Path, options: JobOptions = JobOptions()) -> 
         return review_word_into(src, folder, options)
     evaluations = read_all(src)
     reviews = [review(ev, options.profile) for ev in evaluations]
-    # TODO(issue 13): several forms in one workbook - one reviewed workbook, one report per project.
-    r = reviews[0]
-    r, decided = _carry_decisions(r, src, options.previous_reviewed)
-    project = ProjectOutput(r.evaluation.sheet, r)
-    project.outputs.append(Path(write_reviewed(r, src, folder / reviewed_name(src), decisions=decided)).name)
+    reviews, decided = _carry_decisions(reviews, src, options.previous_reviewed)
+    # Several forms (one per sheet): ONE reviewed workbook with every form sheet annotated (it is
+    # an output of each project), and one report per project (report.report_names).
+    projects = [ProjectOutput(r.evaluation.sheet, r) for r in reviews]
+    workbook = Path(write_reviewed(reviews, src, folder / reviewed_name(src), decisions=decided)).name
+    outputs = [workbook]
+    for project in projects:
+        project.outputs.append(workbook)
     if options.report:
-        from .report import render_report, report_name
+        from .report import render_report, report_names
 
-        project.outputs.append(Path(render_report(r, folder / report_name(src), template=options.template,
-                                                  findings=options.findings, fonts=options.fonts)).name)
-    missing = [n for n in project.outputs if not (folder / n).is_file()]
+        names = report_names(src, [r.evaluation.sheet for r in reviews])
+        for project, name in zip(projects, names):
+            written = Path(render_report(project.review, folder / name, template=options.template,
+                                         findings=options.findings, fonts=options.fonts)).name
+            project.outputs.append(written)
+            outputs.append(written)
+    missing = [n for n in outputs if not (folder / n).is_file()]
     if missing:
         raise RuntimeError(f"输出文件未生成：{'、'.join(missing)}")
-    return JobResult([project], list(project.outputs))
+    return JobResult(projects, outputs)
 
 
-def _carry_decisions(r: Review, src: Path, previous: str | None) -> tuple[Review, dict]:
-    """The review with DECISION_STALE findings added, and the decisions to pre-fill.
+def _carry_decisions(reviews: list[Review], src: Path, previous: str | None) -> tuple[list[Review], dict]:
+    """The reviews with DECISION_STALE findings added, and the decisions to pre-fill (every sheet).
 
     Decisions come from ``previous`` (the earlier reviewed workbook) when it exists, else from
     ``src`` itself when that is a reviewed workbook being reviewed again. An earlier workbook
@@ -113,13 +120,18 @@ def _carry_decisions(r: Review, src: Path, previous: str | None) -> tuple[Review
 
     path = Path(previous) if previous and Path(previous).is_file() else (src if src.stem.endswith(REVIEWED_MARK) else None)
     if path is None:
-        return r, {}
+        return reviews, {}
     try:
         old = read_decisions(path)
     except ReadError as err:
         lost = Finding(STALE, STALE_SEVERITY, "", f"上次的复核工作簿无法读取（{err.message}），其中的复核认定未能沿用")
-        return dataclasses.replace(r, findings=r.findings + (lost,)), {}
+        return [dataclasses.replace(reviews[0], findings=reviews[0].findings + (lost,)), *reviews[1:]], {}
     if not old:
-        return r, {}
-    decided, stale = carry_over(old, r)
-    return (dataclasses.replace(r, findings=r.findings + tuple(stale)) if stale else r), decided
+        return reviews, {}
+    decided: dict = {}
+    out = []
+    for r in reviews:
+        mine, stale = carry_over(old, r)
+        decided.update(mine)
+        out.append(dataclasses.replace(r, findings=r.findings + tuple(stale)) if stale else r)
+    return out, decided

@@ -57,6 +57,7 @@ from lxml import etree
 from . import office
 from .errors import TemplateError
 from .fmt import cents, money
+from .fmt import year_label as fmt_year_label
 from .fmt import points as score
 from .fsutil import atomic_path
 from .labels import finding_label, profile_title
@@ -114,6 +115,25 @@ def report_name(source: Path | str) -> str:
     return Path(source).stem + REPORT_SUFFIX
 
 
+def report_names(source: Path | str, sheets: list[str]) -> list[str]:
+    """One report name per project of ``source``, in order: the first project's is
+    ``report_name(source)`` (a one-form workbook is named as it always was), each further one
+    ``<stem>.<sheet>.自评价报告.docx`` (the sheet name through ``fsutil.safe_name``; a number is
+    added if two sheets give the same name)."""
+    from .fsutil import safe_name
+
+    stem = Path(source).stem
+    names: list[str] = []
+    for k, sheet in enumerate(sheets):
+        name = report_name(source) if k == 0 else f"{stem}.{safe_name(sheet, fallback=f'项目{k + 1}')}{REPORT_SUFFIX}"
+        n = 2
+        while name in names:
+            name = f"{stem}.{safe_name(sheet, fallback=f'项目{k + 1}')}-{n}{REPORT_SUFFIX}"
+            n += 1
+        names.append(name)
+    return names
+
+
 def default_template(form: str = "suzhou") -> Path:
     """The bundled template for a form (``SelfEvaluation.form``)."""
     from .resources import template_file
@@ -163,7 +183,7 @@ def build_context(review: Review, findings: bool = True) -> dict[str, Any]:
 
     ev = review.evaluation
     year = _value_text(ev.year)
-    year_label = (year if year.endswith("年") else year + "年") + "度" if year else ""
+    year_label = fmt_year_label(year)
     project = {
         "name": clean(ev.project_name.text).strip() or "（未填写项目名称）",
         "year": year,

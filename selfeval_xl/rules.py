@@ -6,6 +6,7 @@ module only applies them. Each branch below names the profile setting it follows
 """
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -138,8 +139,8 @@ def score(ind: Indicator, profile: Profile) -> Scored:
         from .national_rules import score_indicator
 
         return score_indicator(ind, profile)
-    t = values.parse(ind.target.text if ind.target.number is None else ind.target.number)
-    a = values.parse(ind.actual.text if ind.actual.number is None else ind.actual.number)
+    t = values.parse(ind.target.reading)
+    a = values.parse(ind.actual.reading)
     weight = ind.weight.number if ind.weight.number is not None and ind.weight.number > 0 else Decimal(0)
     fraction, completion, basis, flags = _judge(t, a, ind, profile)
     if fraction is None:  # kept self-score (unjudged)
@@ -161,6 +162,8 @@ def _judge(t, a, ind: Indicator, p: Profile) -> tuple[Decimal | None, Decimal | 
         return Decimal(0), None, "未填写实际完成值且无说明", ["MISSING_VALUE"]
     if a.kind == "grade" and a.grade in grades:
         f = grades[a.grade]
+        if t.kind == "grade" and t.grade in grades and f >= grades[t.grade] and p.setting("grade_target_met_by_equal_grade"):
+            return Decimal(1), None, f"定性指标，目标等级“{t.grade}”，实际等级“{a.grade}”，达到目标等级，按满分计", []
         return f, None, f"定性指标，等级“{a.grade}”，按权重值的{_pct(f * HUNDRED)}计", []
     if t.kind == "quantity":
         return _quantity(t, a, curve, p)
@@ -187,12 +190,48 @@ def _quantity(t, a, curve: Curve, p: Profile):
     if a.kind == "verdict" and p.setting("verdict_scores_quantity"):
         f, c, basis, flags = _verdict(a, p, "目标为定量值，实际完成值无具体数值")
         return f, c, basis, flags + ["ACTUAL_NOT_NUMERIC"]
+    if a.kind == "text" and _DIGIT.search(a.text) and p.setting("unreadable_number_keeps_self_score"):
+        return None, None, (f"目标为定量值“{t.display}”，实际完成值“{a.text.strip()}”含有数字但不是单一数值（如两个不同的数），"
+                            "无法按规则自动判定，暂采用自评分，请人工复核"), ["VALUE_UNPARSED"]
     if a.kind != "quantity":
         return Decimal(0), None, f"目标为定量值“{t.display}”，实际完成值“{a.text.strip()}”无具体数值", ["ACTUAL_NOT_NUMERIC"]
     if p.setting("bare_actual_takes_target_unit"):
         a = values.with_unit_of(a, t)  # ≤90万元 | 90 means 90万元
     if a.unit != t.unit:
         return Decimal(str(p.setting("unit_mismatch_score"))), None, f"目标单位“{t.unit or '无'}”与实际单位“{a.unit or '无'}”不一致，无法计算完成率", ["UNIT_MISMATCH"]
+    f, completion, basis, flags = _quantity_rate(t, a, curve, p)
+    if a.label or a.note:  # words around the number (完成93%, 12个，全部完成): say what was read
+        said = {"met": "已完成", "partial": "部分完成", "not_met": "未完成"}.get(a.verdict or "")
+        if said and (f == 1) != (a.verdict == "met") and a.verdict != "partial":
+            return None, None, (f"实际完成值“{a.text.strip()}”中的数值{_qty(a)}与文字“{said}”相矛盾，"
+                                "无法按规则自动判定，暂采用自评分，请人工复核"), ["VALUE_UNPARSED"]
+        basis = f"实际完成值“{a.text.strip()}”按其中数值{_qty(a)}计，" + basis
+    scale = _scale_gap(t, a)
+    if scale:
+        basis += f"；注意：实际{_qty(a)}与目标{_qty(t)}的数字相近，但单位相差{scale}倍，疑为单位填写错误，请核实"
+        flags = flags + ["UNIT_SCALE_SUSPECT"]
+    return f, completion, basis, flags
+
+
+_DIGIT = re.compile(r"[0-9０-９]")
+
+
+def _scale_gap(t, a) -> str:
+    """"10000" when the written numbers are close (within 2×) but their multipliers (万, 亿,
+    千万 …) put them 10³ or more apart (285亿元 against ≤300万元: a likely unit typo), else ""."""
+    if t.value in (None, 0) or a.value in (None, 0):
+        return ""
+    shift = values.MULTIPLIERS.get(a.multiplier, 0) - values.MULTIPLIERS.get(t.multiplier, 0)
+    if abs(shift) < 3:
+        return ""
+    written = abs(a.value / t.value) / Decimal(10) ** shift
+    if not Decimal("0.5") <= written <= 2:
+        return ""
+    return plain(Decimal(10) ** abs(shift))
+
+
+def _quantity_rate(t, a, curve: Curve, p: Profile):
+    """The completion rate of a quantity actual in the target's unit, through the class curve."""
     reverse = t.op in ("≤", "<")
     if a.op == t.op and a.op != "=" and a.value == t.value and p.setting("repeated_bound_meets"):
         return Decimal(1), HUNDRED, f"实际完成值“{a.display}”与目标界限相同，视为达到目标", []

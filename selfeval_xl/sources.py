@@ -64,6 +64,9 @@ class Grid:
     cells: dict[tuple[int, int], object]
     merges: list[tuple[int, int, int, int]] = field(default_factory=list)  # r1, c1, r2, c2 (1-based)
     no_cached_value: set[tuple[int, int]] = field(default_factory=set)  # formulas Excel never computed
+    # numbers whose number format changes their meaning (0.972 as 0.0%, 12 as 0"亩"):
+    # (row, col) -> (format code, the text Excel shows); see numfmt and ``Grid.shown_text``
+    shown: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
     _owner: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -103,6 +106,11 @@ class Grid:
     def ref(self, row: int, col: int) -> str:
         r, c = self.anchor(row, col)
         return ref(self.name, r, c)
+
+    def shown_text(self, row: int, col: int) -> tuple[str, str] | None:
+        """(format code, text as Excel shows it) when the cell's number format gives it a
+        percent or a unit, else None (the value speaks for itself)."""
+        return self.shown.get(self.anchor(row, col))
 
 
 def cell_text(v: object) -> str:
@@ -563,7 +571,72 @@ def load_grids(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[Grid]:
         wb.close()
     if kind == "zip" and path.suffix.lower() != ".ods":
         _mark_uncached_formulas(path, grids)
+    if kind == "zip":
+        _apply_number_formats(path, grids, limits)
+    elif kind == "ole":
+        _apply_biff_formats(path, grids)
     return grids
+
+
+def _apply_biff_formats(path: Path, grids: list[Grid]) -> None:
+    """The .xls/.et counterpart of ``_apply_number_formats`` (BIFF8 FORMAT/XF records)."""
+    from . import numfmt
+
+    try:
+        import olefile
+
+        with olefile.OleFileIO(str(path)) as ole:
+            stream = next((s for s in ("Workbook", "Book") if ole.exists(s)), None)
+            if stream is None:
+                return
+            data = ole.openstream(stream).read()
+        formats = numfmt.biff_formats(data)
+    except Exception:  # noqa: BLE001 - the values were read; a damaged format table only loses formats
+        return
+    _shown_from_formats({g.name: g for g in grids}, formats)
+
+
+def _apply_number_formats(path: Path, grids: list[Grid], limits: Limits = DEFAULT_LIMITS) -> None:
+    """Record what percent/unit-formatted numbers showed (.xlsx/.xlsm formats, .ods shown
+    text; see ``numfmt``).
+
+    The file passed ``sniff`` (DTD/entity refusal, size limits) before this runs; only numbers
+    calamine read as numbers get a shown text, so a text cell stays exactly what was typed.
+    """
+    from . import numfmt
+
+    by_name = {g.name: g for g in grids}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            if "xl/workbook.xml" not in names and "content.xml" in names:
+                for sheet, cells in numfmt.ods_shown(zf, set(by_name), limits.max_rows, limits.max_cols).items():
+                    grid = by_name[sheet]
+                    for rc, shown in cells.items():
+                        v = grid.cells.get(rc)
+                        if isinstance(v, (int, float)) and not isinstance(v, bool):
+                            grid.shown[rc] = shown
+                return
+            parts = {name: part for name, part in _sheet_parts(zf).items() if name in by_name}
+            formats = numfmt.cell_formats(zf, parts)
+    except (zipfile.BadZipFile, KeyError, OSError, zlib.error):
+        return
+    _shown_from_formats(by_name, formats)
+
+
+def _shown_from_formats(by_name: dict[str, Grid], formats: dict[str, dict[tuple[int, int], str]]) -> None:
+    from . import numfmt
+
+    for sheet, cells in formats.items():
+        grid = by_name.get(sheet)
+        if grid is None:
+            continue
+        for rc, code in cells.items():
+            v = grid.cells.get(rc)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                text = numfmt.render(v, code)
+                if text:
+                    grid.shown[rc] = (code, text)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

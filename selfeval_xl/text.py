@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .model import Review
-from .fmt import pad, plain
+from .fmt import pad, plain, year_label
 from .labels import finding_label, profile_title
 
 SEVERITY_NAMES = {"error": "错误", "warning": "警告", "info": "提示"}
@@ -12,7 +12,8 @@ def review_summary(r: Review) -> str:
     ev = r.evaluation
     lines = [
         f"文件：{ev.file}",
-        f"项目：{ev.project_name.text}（{ev.year.text}年度，{ev.department.text}）",
+        f"工作表：{ev.sheet}",
+        f"项目：{ev.project_name.text}（{year_label(ev.year.text) or '项目年份未填写'}，{ev.department.text or '主管部门未填写'}）",
         f"评分规则：{profile_title(r.profile)}（{r.profile}）",
         "",
         _row("类别", "分值", "权重合计", "自评分", "规则得分"),

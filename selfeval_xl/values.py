@@ -13,6 +13,12 @@ Decisions where the forms leave a choice open:
   measure noun (率, 度, 数, 量, 额 …: 完成率100%), or an operator follows it; it is kept in `label`.
   Other prefixes (提高0.5个百分点: a change, not a level) make the cell text.
 - Conflicting operators (`≥95%以下`), several numbers (`30%-50%`) or a long unit are text.
+- Words around one number (an actual as people type it: `完成93%`, `100%完成`, `共12个，全部完成`,
+  `95%（已达标）`, `未完成，80%`): the number is the quantity, the words before it are `label`, the
+  words after it `note`, and a verdict they state (全部完成 → met, 基本完成 → partial, 未达标 →
+  not_met) is `verdict`; the scorer decides whether the number contradicts it. Only a lead of
+  实际/全年/累计/已/共/完成/达到/实现 … or a verdict counts as such words; a verb of change
+  (提高0.5个百分点) or other prose (5家企业满意度显著提升) stays text.
 - `以上`/`以下` include the number itself (≥/≤), as in Chinese legal usage.
 - `approx` is set by 约/大约/近/接近/≈ before and 余/多/左右 after the number; op stays "=",
   display is `≈600人` (so `600余人` and `约600人` display alike).
@@ -154,6 +160,7 @@ class Measure:
     top: bool = False  # rank: 前N (within the first N) rather than 第N
     deadline: bool = False  # date: "by this date" was written (前, 之前, 截至 …)
     start: str | None = None  # date: the beginning of a span (2021年1月-12月 → "2021-01")
+    note: str = ""  # quantity: the words written after the number ("全部完成" in 12个，全部完成)
 
     def to_dict(self) -> dict:
         """JSON-safe dict: Decimal → int when integral else float; unset extras omitted."""
@@ -164,7 +171,7 @@ class Measure:
         extras = {"multiplier": self.multiplier, "label": self.label, "grade": self.grade,
                   "fraction": _json_number(self.fraction), "scope": self.scope, "position": self.position,
                   "top": self.top, "verdict": self.verdict, "date": self.date, "deadline": self.deadline,
-                  "start": self.start}
+                  "start": self.start, "note": self.note}
         out.update({k: v for k, v in extras.items() if v not in (None, "", False)})
         return out
 
@@ -218,7 +225,7 @@ def _parse_text(raw: str) -> Measure:
     if key in EMPTY_MARKS:
         return Measure(text=raw, kind="empty")
     if len(key) <= MAX_LEN:
-        for reader in (_grade, _verdict, _rank, _date, _quantity):
+        for reader in (_grade, _verdict, _rank, _date, _worded_quantity, _quantity):
             found = reader(key)
             if found is not None:
                 return Measure(text=raw, **found)
@@ -350,6 +357,86 @@ def _quantity(key: str) -> dict | None:
     return {"kind": "quantity", "op": op, "value": value, "unit": unit, "approx": approx,
             "repeats_bound": op != "=", "multiplier": mult, "label": label,
             "display": f"{shown_op}{'≈' if approx else ''}{sign}{number}{mult}{unit}"}
+
+
+# Words that may stand before the one number of an actual (实际完成93%, 全年共12个, 已达到95%).
+_LEAD_WORDS_RE = re.compile(
+    r"(?:实际|全年|年度|当年|本年|累计|目前|截至目前|截止目前)?(?:已经?|均已|共)?"
+    r"(?:完成了?|达到了?|实现了?|共计?|合计|总计|累计|为|达)?")
+_SEPARATORS = ",;、"  # after NFKC: ， → ,  ； → ;
+_EXTRA_MET_RE = re.compile(rf"超额{_ACHIEVED}")
+
+
+def _words_verdict(words: str) -> str | None:
+    """The verdict a phrase beside the number states (全部完成, 基本完成, 未达标), else None."""
+    words = words.strip(" ")
+    if _EXTRA_MET_RE.fullmatch(words):
+        return "met"
+    found = _verdict(words)
+    return found["verdict"] if found and words not in ("是", "否") else None
+
+
+def _worded_quantity(key: str) -> dict | None:
+    """One number with unit plus words (see the module docstring), or None."""
+    numbers = _NUM_RE.findall(key)
+    if len(numbers) != 1 or key.count("(") > 1:
+        return None
+    n = _NUM_RE.search(key)
+    lead, rest = key[: n.start()], key[n.start():]
+    verdicts: list[str] = []
+    label = ""
+    # before the number: "全部完成," (a verdict and a separator) and/or lead words (完成, 实际, 共)
+    if lead and lead[-1] in _SEPARATORS:
+        said = _words_verdict(lead[:-1])
+        if said is None:
+            return None
+        verdicts.append(said)
+        label = lead
+    elif lead:
+        cut = next((i for i in range(len(lead)) if lead[i] in _SEPARATORS), None)
+        if cut is not None:
+            said = _words_verdict(lead[:cut])
+            if said is None:
+                return None
+            verdicts.append(said)
+        words = lead if cut is None else lead[cut + 1:]
+        sign = words[-1] if words[-1:] in ("-", "+") else ""
+        words = words[: len(words) - len(sign)]
+        if words and not _LEAD_WORDS_RE.fullmatch(words):
+            said = _words_verdict(words)  # 全部完成12个, 基本完成80%: a verdict, then the number
+            if said is None:
+                return None
+            verdicts.append(said)
+        label = lead[: len(lead) - len(sign)]
+        rest = sign + rest
+    # after the number: "(已完成)", ",全部完成" or a verdict written on (100%完成)
+    note = ""
+    core = rest
+    m = re.fullmatch(r"(?P<core>.+?)\((?P<inner>[^()]+)\)", rest)
+    if m and _words_verdict(m["inner"]) is not None:
+        core, note = m["core"], m["inner"]
+    else:
+        cut = next((i for i in range(len(rest)) if rest[i] in _SEPARATORS), None)
+        if cut is not None:
+            core, note = rest[:cut], rest[cut + 1:]
+            if _words_verdict(note) is None:
+                return None
+        else:
+            for i in range(len(n.group()), len(rest)):
+                if _words_verdict(rest[i:]) is not None and _quantity(rest[:i]) is not None:
+                    core, note = rest[:i], rest[i:]
+                    break
+    if note:
+        verdicts.append(_words_verdict(note))
+    if not (label or note) or len(set(verdicts)) > 1:
+        return None
+    found = _quantity(core.strip(" "))
+    if found is None or found["label"]:
+        return None
+    found.update(label=label.strip(" "), note=note.strip(" "))
+    if verdicts:
+        found["verdict"] = verdicts[0]
+    return found
 
 
 def _unit(raw: str) -> str | None:

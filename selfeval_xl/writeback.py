@@ -22,6 +22,7 @@ import re
 import tempfile
 import warnings
 import zipfile
+from collections.abc import Sequence
 from copy import copy
 from dataclasses import dataclass
 from decimal import Decimal
@@ -101,32 +102,40 @@ def _is_reviewed(path: Path) -> bool:
 # --------------------------------------------------------------------------- entry point
 
 
-def write_reviewed(review: Review, source: Path, target: Path, decisions: dict | None = None, *,
+def write_reviewed(review: Review | Sequence[Review], source: Path, target: Path, decisions: dict | None = None, *,
                    source_name: str | None = None, notices: tuple[str, ...] = ()) -> Path:
     """Write the reviewed copy of ``source`` to ``target`` (atomically) and return ``target``.
 
+    ``review`` is one Review, or several Reviews of forms on different sheets of the same
+    source (one per project): each form sheet gets its columns and marks, and the one 复核结果
+    sheet lists every project in sheet order.
     ``source_name`` is the file named on 复核结果 (default ``source``'s name) and ``notices`` are
     added to its 注意 section - for a workbook rebuilt from a Word document (word_review).
-
     ``source`` is only read. ``target`` may be the source itself only when the source is a
     reviewed workbook (``X.复核.xlsx``): that is the idempotent re-review, and the atomic
     replace means the old file stays whole until the new one is complete.
     ``decisions``: (sheet, indicator name cell) -> (复核认定, 复核说明) to pre-fill (decisions.py).
     """
+    reviews = [review] if isinstance(review, Review) else list(review)
+    if not reviews:
+        raise ValueError("没有要写入的复核结果")
     source, target = Path(source), Path(target)
     if _same_file(source, target) and not _is_reviewed(source):
         raise ValueError(f"复核版不能覆盖原文件：{source.name}")
     with tempfile.TemporaryDirectory(prefix="selfeval-wb-") as tmp:
         wb, opened = _open(source, target, Path(tmp))
         notices = [*notices, *opened]
-        ev = review.evaluation
-        ws = wb[ev.sheet]
-        sheet_index, first = _clear_previous_review(wb, ws, ev.header_row)
-        first = first or last_used_column(ws) + 1
-        _add_columns(ws, review, first)
-        _add_decision_columns(ws, review, first + len(ADDED_COLUMNS), decisions or {})
-        _mark_findings(wb, review.findings)
-        _add_review_sheet(wb, review, notices, source_name or source.name, sheet_index)
+        sheet_index = None
+        for r in reviews:
+            ev = r.evaluation
+            ws = wb[ev.sheet]
+            index, first = _clear_previous_review(wb, ws, ev.header_row)
+            sheet_index = index if sheet_index is None else sheet_index
+            first = first or last_used_column(ws) + 1
+            _add_columns(ws, r, first)
+            _add_decision_columns(ws, r, first + len(ADDED_COLUMNS), decisions or {})
+        _mark_findings(wb, tuple(f for r in reviews for f in r.findings))
+        _add_review_sheet(wb, reviews, notices, source_name or source.name, sheet_index)
         with atomic_path(target) as out:
             wb.save(out)
         if wb.vba_archive is not None:
@@ -804,7 +813,7 @@ class _Sheet:
         self.row += 1
 
 
-def _add_review_sheet(wb: Workbook, review: Review, notices: list[str], file_name: str, index: int | None) -> None:
+def _add_review_sheet(wb: Workbook, reviews: list[Review], notices: list[str], file_name: str, index: int | None) -> None:
     ws = wb.create_sheet(REVIEW_SHEET, index)
     for i, width in enumerate(REVIEW_WIDTHS, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
@@ -812,14 +821,19 @@ def _add_review_sheet(wb: Workbook, review: Review, notices: list[str], file_nam
     out = _Sheet(ws)
     out.line("绩效自评复核结果")
     ws.cell(1, 1).font = Font(bold=True, size=14)
-    out.text(1, f"按评分规则 {review.profile} 自动复核生成。原表内容未改动：有问题的单元格已按级别着色（红色错误、黄色警告、"
+    profiles = "、".join(dict.fromkeys(r.profile for r in reviews))
+    several = f"本工作簿有 {len(reviews)} 个项目（每个工作表一个），以下逐一列出。" if len(reviews) > 1 else ""
+    out.text(1, f"按评分规则 {profiles} 自动复核生成。{several}原表内容未改动：有问题的单元格已按级别着色（红色错误、黄色警告、"
                 "蓝色提示）并附批注；指标表右侧新增的列是解析后的目标值和实际值、完成率、按规则的得分及依据。")
-    out.gap()
-    _summary(out, review, file_name)
-    out.gap()
-    _categories(out, review)
-    out.gap()
-    _findings(out, review)
+    for k, review in enumerate(reviews, start=1):
+        out.gap()
+        if len(reviews) > 1:
+            out.line(f"项目 {k}：工作表“{review.evaluation.sheet}”", bold=True)
+        _summary(out, review, file_name)
+        out.gap()
+        _categories(out, review)
+        out.gap()
+        _findings(out, review)
     if notices:
         out.gap()
         out.line("注意", bold=True)

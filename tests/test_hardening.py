@@ -128,12 +128,12 @@ def test_forged_size_cannot_inflate_past_the_declared_size(tmp_path):
     data, _ = mu._padded(64, "sheetData")
     small = mu.Package(SAMPLE.read_bytes()).get(mu.SHEET2)
     p = _write(tmp_path, "forged.xlsx", mu._forge_cd(data, mu.SHEET2, size=len(small), local=True))
-    t = time.perf_counter()
+    t = time.process_time()  # CPU time: both readers run in this process; wall time varies with load
     with pytest.raises(Exception, match="declared"):
         python_calamine.CalamineWorkbook.from_path(str(p)).get_sheet_by_index(1)
     with zipfile.ZipFile(p) as zf, pytest.raises(zipfile.BadZipFile):
         zf.read(mu.SHEET2)
-    assert time.perf_counter() - t < FAST
+    assert time.process_time() - t < FAST
 
 
 def test_row_limit_200k_rows_is_fast(tmp_path):

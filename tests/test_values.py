@@ -290,3 +290,54 @@ def test_display_round_trip(case):
     again = values._parse(m.display)
     assert (again.kind, again.op, again.value, again.unit) == ("quantity", m.op, m.value, m.unit)
     assert again.display == m.display
+
+
+# --- one number with words around it (issue 13) -------------------------------------------------
+
+LEAD_WORDS = ["", "完成", "实际完成", "实际", "共", "共计", "全年", "全年完成", "达到", "已", "已完成", "累计完成", "实现"]
+TRAIL_WORDS = [("", None), ("，全部完成", "met"), ("（已完成）", "met"), ("完成", "met"), ("，基本完成", "partial"),
+               ("，未达标", "not_met"), ("(已达标)", "met"), ("；超额完成", "met")]
+
+
+@st.composite
+def worded_strings(draw):
+    """(text, value, unit, lead, note, verdict) for one bare number with words around it."""
+    whole = draw(st.integers(min_value=0, max_value=10**9))
+    decimals = draw(st.one_of(st.just(""), st.text("0123456789", min_size=1, max_size=3)))
+    number = str(whole) + ("." + decimals if decimals else "")
+    unit = draw(st.sampled_from(UNITS))
+    mult = "" if unit in ("%", "‰", "个百分点") else draw(st.sampled_from(MULTIPLIERS))
+    if mult == "千" and unit in ("米",):
+        mult = ""
+    lead = draw(st.sampled_from(LEAD_WORDS))
+    trail, verdict = draw(st.sampled_from(TRAIL_WORDS))
+    if not lead and not trail:
+        trail, verdict = "，全部完成", "met"
+    value = Decimal(number) * 10 ** values.MULTIPLIERS.get(mult, 0)
+    note = trail.strip("，；()（）") if trail else ""
+    return f"{lead}{number}{mult}{unit}{trail}", value, unit, lead, note, verdict
+
+
+@settings(max_examples=400)
+@given(worded_strings())
+def test_one_number_with_words_is_that_number(case):
+    text, value, unit, lead, note, verdict = case
+    m = values._parse(text)
+    assert (m.kind, m.op, m.value, m.unit) == ("quantity", "=", value, unit), m
+    assert (m.label, m.note, m.verdict) == (lead, note, verdict)
+    # the display is the number alone: it reads back as the same quantity without the words
+    again = values._parse(m.display)
+    assert (again.value, again.unit, again.label, again.note) == (value, unit, "", "")
+
+
+@settings(max_examples=200)
+@given(st.integers(min_value=0, max_value=10**6), st.integers(min_value=0, max_value=10**6),
+       st.sampled_from(["个", "%", "人次", "家"]), st.sampled_from(["完成{a}{u}，完成{b}{u}", "{a}{u}（{b}{u}）", "实际{a}{u}，目标{b}{u}"]))
+def test_two_numbers_are_never_one_quantity(a, b, unit, pattern):
+    m = values._parse(pattern.format(a=a, b=b, u=unit))
+    assert m.kind != "quantity" or (a == b and m.value == a)
+
+
+@pytest.mark.parametrize("text", ["提高0.5个百分点", "5家企业满意度显著提升", "完成93%，完成12个", "比上年增长5%"])
+def test_words_that_are_not_a_reading_stay_text(text):
+    assert values._parse(text).kind == "text"

@@ -118,6 +118,9 @@ class _Sheet:
     def value(self, row: int, col: int, file: str) -> Value:
         r, c = self.g.anchor(row, col)
         raw = self.g.cells.get((r, c), "")
+        shown = self.g.shown.get((r, c))
+        if shown is not None:  # a percent/unit number format: the text the user saw (numfmt)
+            return Value(self.g.ref(r, c), shown[1], to_number(raw), number_format=shown[0])
         return Value(self.g.ref(r, c), cell_text(raw), to_number(raw))
 
     def right_of(self, rc: tuple[int, int], file: str) -> Value:
@@ -184,7 +187,7 @@ def read_sheet(grids: list[Grid], grid: Grid, file: str) -> SelfEvaluation:
     name = field("项目名称", required="项目名称")
     year = field("项目年份", "年度", required="项目年份")
     dept = field("项目主管部门（单位）", "项目主管部门", "主管部门", "项目主管部门（单位）名称", required="项目主管部门(单位)")
-    if name.blank:
+    if name.blank:  # the project's identity (report title, mail, 汇总): not reviewable without it
         raise ReadError("MISSING_FIELD", "“项目名称”未填写", file, name.cell)
 
     blocks = {k: s.find(*v, prefix=True) for k, v in BLOCK_LABELS.items()}
@@ -209,6 +212,12 @@ def read_sheet(grids: list[Grid], grid: Grid, file: str) -> SelfEvaluation:
     narrative = _narrative(grids, s, head_row, file)
     title = next((s.g.text(r, c) for (r, c), t in sorted(s.labels.items()) if "自评表" in t or "自评价报告" in t), "")
 
+    # Required header fields besides 项目名称: the form is still reviewed, but the report, 汇总
+    # and mail routing need them, so each blank one is a MISSING_FIELD warning at its cell.
+    for label, value in (("项目年份", year), ("项目主管部门(单位)", dept), (BUDGET_FIELDS["initial"], budget["initial"])):
+        if value.blank:
+            notices.append(Finding("MISSING_FIELD", "warning", value.cell or s.g.ref(head_row, 1),
+                                   f"表头“{label}”未填写，报告和邮件中将显示为“未填写”，请补填"))
     for g in (s.g,):
         for (r, c) in sorted(g.no_cached_value):
             notices.append(Finding("FORMULA_NO_VALUE", "error", g.ref(r, c),
@@ -347,10 +356,13 @@ def _stated_total(s: _Sheet, total_row: int | None, cols: dict[str, int], file: 
 
 
 def _narrative(grids: list[Grid], form: _Sheet, head_row: int, file: str) -> dict[str, Narrative]:
-    """The seven narrative sections: on any sheet, heading then text to its right or below."""
+    """The seven narrative sections: on the form's own sheet (below the table) or a sheet paired
+    with it (``layout.paired_sheets``), heading then text to its right or below."""
+    from . import paired_sheets
+
     out: dict[str, Narrative] = {}
     wanted = {norm(h): h for h in NARRATIVE_HEADINGS}
-    for g in grids:
+    for g in paired_sheets(grids, form.g):
         s = form if g is form.g else _Sheet(g)
         for (r, c), t in sorted(s.labels.items()):
             h = wanted.get(t)
