@@ -408,15 +408,15 @@ def _remove_review_sheet(book: _Book) -> int | None:
 def _clear_own_notes(book: _Book, sheet: str) -> None:
     """Remove our comment text, and the severity fill that came with it, from one sheet."""
     ws = book.sheet(sheet)
-    ours = set(SEVERITY_FILLS.values())
+    ours = {book.styles.solid_fill(rgb) for rgb in SEVERITY_FILLS.values()}
     for ref in book.notes_of(sheet).strip(COMMENT_MARK):
         pos = split_ref(ref)
         cell = ws.cell(*pos) if pos else None
         if cell is None:
             continue
         s = ws.style(cell)
-        if book.styles.fill_rgb(book.styles.xf_attr(s, "fillId")) in ours:
-            cell.set("s", str(book.xf(s, fill=0)))
+        if book.styles.xf_attr(s, "fillId") in ours:
+            cell.set("s", str(book.styles.without_fill(s, ours)))
 
 
 def _own_columns(book: _Book, ws: Worksheet, header_row: int) -> int | None:

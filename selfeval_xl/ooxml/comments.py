@@ -16,13 +16,14 @@ from lxml import etree
 from . import CT, NS, RT, Package, ns_of, parse, serialize
 from .sheet import Worksheet, col_letter, split_ref
 
-_SHAPE = re.compile(r"<v:shape\b(?:(?!<v:shape\b).)*?</v:shape>\s*", re.S)
-_ROW = re.compile(r"<x:Row>\s*(\d+)\s*</x:Row>")
-_COL = re.compile(r"<x:Column>\s*(\d+)\s*</x:Column>")
-_NOTE = re.compile(r'ObjectType\s*=\s*"Note"')
-_SHAPE_ID = re.compile(r'\bid\s*=\s*"_x0000_s(\d+)"')
+V = "urn:schemas-microsoft-com:vml"
+O = "urn:schemas-microsoft-com:office:office"
+X = "urn:schemas-microsoft-com:office:excel"
+_VML_NS = f'xmlns:v="{V}" xmlns:o="{O}" xmlns:x="{X}"'
+_VML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+_SHAPE_ID = re.compile(r"_x0000_s(\d+)$")
 _IDMAP = re.compile(r'<o:idmap\b[^>]*\bdata\s*=\s*"([\d,\s]*)"')
-SHAPETYPE = ('<v:shapetype id="_x0000_t202" coordsize="21600,21600" o:spt="202" path="m,l,21600r21600,l21600,xe">'
+SHAPETYPE = (f'<v:shapetype {_VML_NS} id="_x0000_t202" coordsize="21600,21600" o:spt="202" path="m,l,21600r21600,l21600,xe">'
              '<v:stroke joinstyle="miter"/><v:path gradientshapeok="t" o:connecttype="rect"/></v:shapetype>')
 _XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 
@@ -40,6 +41,7 @@ class Notes:
         self.vml = pkg.get(self.vml_part).decode("utf-8", "replace") if self.vml_part and pkg.get(self.vml_part) else None
         self.changed = False
         self.vml_changed = False
+        self._vml_tree = None
 
     # ---------------------------------------------------------------- reading
 
@@ -166,25 +168,44 @@ class Notes:
 
     # ---------------------------------------------------------------- VML
 
-    def _ensure_vml(self) -> None:
-        if self.vml is not None:
-            if "_x0000_t202" not in self.vml:
-                self.vml = re.sub(r"(<xml\b[^>]*>)", lambda m: m.group(1) + SHAPETYPE, self.vml, count=1)
-                self.vml_changed = True
-            return
-        self.vml_part = self.pkg.free_name("xl/drawings/vmlDrawing%d.vml")
-        block = self._free_idmap()
-        self.vml = ('<xml xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office" '
-                    'xmlns:x="urn:schemas-microsoft-com:office:excel">'
-                    f'<o:shapelayout v:ext="edit"><o:idmap v:ext="edit" data="{block}"/></o:shapelayout>'
-                    f"{SHAPETYPE}</xml>")
-        self._first_id = block * 1024 + 1
-        rid = self.pkg.rels(self.sheet_part).add(RT["vmlDrawing"], self.vml_part)
-        self.pkg.ensure_default("vml", CT["vml"])
-        legacy = etree.Element(self.ws.q("legacyDrawing"))
-        legacy.set(f"{{{NS['r']}}}id", rid)
-        self.ws.insert(legacy)
-        self.vml_changed = True
+    def _vml_root(self):
+        """The VML tree (parsed lazily); None when the part cannot be parsed even after the
+        usual repair (Excel writes ``<br>`` unclosed): then it is left as it is."""
+        if self._vml_tree is None and self.vml is not None:
+            text = self.vml
+            for attempt in (text, re.sub(r"<br\s*>", "<br/>", text, flags=re.I)):
+                try:
+                    self._vml_tree = etree.fromstring(attempt.encode("utf-8"), _VML_PARSER)
+                    break
+                except etree.XMLSyntaxError:
+                    continue
+            else:
+                self._vml_tree = False
+        return self._vml_tree if self._vml_tree is not False else None
+
+    def _ensure_vml(self):
+        if self.vml is None:
+            self.vml_part = self.pkg.free_name("xl/drawings/vmlDrawing%d.vml")
+            block = self._free_idmap()
+            self.vml = (f'<xml {_VML_NS}><o:shapelayout v:ext="edit"><o:idmap v:ext="edit" data="{block}"/>'
+                        "</o:shapelayout></xml>")
+            self._first_id = block * 1024 + 1
+            rid = self.pkg.rels(self.sheet_part).add(RT["vmlDrawing"], self.vml_part)
+            self.pkg.ensure_default("vml", CT["vml"])
+            legacy = etree.Element(self.ws.q("legacyDrawing"))
+            legacy.set(f"{{{NS['r']}}}id", rid)
+            self.ws.insert(legacy)
+            self.vml_changed = True
+        root = self._vml_root()
+        if root is not None and not any(el.get("id") == "_x0000_t202" for el in root.iter(f"{{{V}}}shapetype")):
+            layout = next(root.iter(f"{{{O}}}shapelayout"), None)
+            shapetype = _fragment(SHAPETYPE)
+            if layout is not None:
+                layout.addnext(shapetype)
+            else:
+                root.insert(0, shapetype)
+            self.vml_changed = True
+        return root
 
     def _free_idmap(self) -> int:
         used = set()
@@ -197,20 +218,23 @@ class Notes:
             n += 1
         return n
 
-    def _shapes(self):
-        for m in _SHAPE.finditer(self.vml or ""):
-            body = m.group(0)
-            r, c = _ROW.search(body), _COL.search(body)
-            if _NOTE.search(body) and r and c:
-                yield m, int(r.group(1)), int(c.group(1))
+    def _shapes(self, root):
+        for shape in root.iter(f"{{{V}}}shape"):
+            data = shape.find(f"{{{X}}}ClientData")
+            if data is None or data.get("ObjectType") != "Note":
+                continue
+            r, c = data.findtext(f"{{{X}}}Row"), data.findtext(f"{{{X}}}Column")
+            if r and c and r.strip().isdigit() and c.strip().isdigit():
+                yield shape, int(r), int(c)
 
     def _remove_shape(self, ref: str) -> None:
         pos = split_ref(ref)
-        if self.vml is None or pos is None:
+        root = self._vml_root()
+        if root is None or pos is None:
             return
-        for m, r, c in list(self._shapes()):
+        for shape, r, c in list(self._shapes(root)):
             if (r + 1, c + 1) == pos:
-                self.vml = self.vml[:m.start()] + self.vml[m.end():]
+                shape.getparent().remove(shape)
                 self.vml_changed = True
                 return
 
@@ -218,25 +242,25 @@ class Notes:
         pos = split_ref(ref)
         if pos is None:
             return
-        self._ensure_vml()
-        if any((r + 1, c + 1) == pos for _, r, c in self._shapes()):
+        root = self._ensure_vml()
+        if root is None or any((r + 1, c + 1) == pos for _, r, c in self._shapes(root)):
             return
-        ids = [int(x) for x in _SHAPE_ID.findall(self.vml)]
+        ids = [int(m.group(1)) for el in root.iter() if isinstance(el.tag, str)
+               for m in [_SHAPE_ID.match(el.get("id") or "")] if m]
         shape_id = max(ids) + 1 if ids else getattr(self, "_first_id", self._free_idmap() * 1024 + 1)
         row, col = pos[0] - 1, pos[1] - 1
         lines = sum(1 + len(line) // 22 for line in text.split("\n"))
         height = min(60 + 12 * lines, 450)
-        shape = (f'<v:shape id="_x0000_s{shape_id}" type="#_x0000_t202" style="position:absolute;margin-left:80pt;'
-                 f'margin-top:2pt;width:240pt;height:{height}pt;z-index:{shape_id % 1024};visibility:hidden" '
-                 'fillcolor="#ffffe1" o:insetmode="auto"><v:fill color2="#ffffe1"/>'
+        shape = (f'<v:shape {_VML_NS} id="_x0000_s{shape_id}" type="#_x0000_t202" style="position:absolute;'
+                 f'margin-left:80pt;margin-top:2pt;width:240pt;height:{height}pt;z-index:{shape_id % 1024};'
+                 'visibility:hidden" fillcolor="#ffffe1" o:insetmode="auto"><v:fill color2="#ffffe1"/>'
                  '<v:shadow on="t" color="black" obscured="t"/><v:path o:connecttype="none"/>'
                  '<v:textbox style="mso-direction-alt:auto"><div style="text-align:left"></div></v:textbox>'
                  '<x:ClientData ObjectType="Note"><x:MoveWithCells/><x:SizeWithCells/>'
                  f"<x:Anchor>{col + 1}, 15, {max(row - 1, 0)}, 10, {col + 5}, 15, {row + 3 + lines // 2}, 4</x:Anchor>"
                  f"<x:AutoFill>False</x:AutoFill><x:Row>{row}</x:Row><x:Column>{col}</x:Column>"
                  "</x:ClientData></v:shape>")
-        end = self.vml.rfind("</xml>")
-        self.vml = self.vml[:end] + shape + self.vml[end:] if end >= 0 else self.vml + shape
+        root.append(_fragment(shape))
         self.vml_changed = True
 
     # ---------------------------------------------------------------- save
@@ -249,7 +273,11 @@ class Notes:
                 return
             self.pkg.put(self.part, serialize(self.root))
         if self.vml_changed and self.vml_part:
-            self.pkg.put(self.vml_part, self.vml.encode("utf-8"))
+            self.pkg.put(self.vml_part, self._vml_bytes())
+
+    def _vml_bytes(self) -> bytes:
+        root = self._vml_root()
+        return etree.tostring(root, encoding="UTF-8", xml_declaration=False) if root is not None else self.vml.encode("utf-8")
 
     def _drop_all(self) -> None:
         """No comment left (all were ours): take off the comments part; the VML only when it
@@ -258,14 +286,19 @@ class Notes:
         for r in rels.of_type(RT["comments"]):
             rels.remove(r.id)
         self.pkg.remove(self.part)
-        if self.vml_part and self.vml is not None and "<v:shape " not in self.vml and "<v:shape>" not in self.vml:
+        root = self._vml_root()
+        if self.vml_part and root is not None and next(root.iter(f"{{{V}}}shape"), None) is None:
             legacy = self.ws.child("legacyDrawing")
             if legacy is not None:
                 rels.remove(legacy.get(f"{{{NS['r']}}}id"))
                 self.ws.root.remove(legacy)
             self.pkg.remove(self.vml_part)
         elif self.vml_changed and self.vml_part:
-            self.pkg.put(self.vml_part, self.vml.encode("utf-8"))
+            self.pkg.put(self.vml_part, self._vml_bytes())
+
+
+def _fragment(xml: str):
+    return etree.fromstring(xml.encode("utf-8"), _VML_PARSER)
 
 
 def _order(ref: str | None) -> tuple[int, int]:

@@ -31,7 +31,7 @@ class Styles:
             self.ns = NS["main"]
             self.root = etree.Element(f"{{{self.ns}}}styleSheet", nsmap={None: self.ns})
         self.changed = False
-        self._keys: dict[str, dict[bytes, int]] = {}
+        self._keys: dict[str, dict[tuple, int]] = {}
         for name in ("fonts", "fills", "borders", "cellXfs"):
             self._list(name)
         if not len(self._list("cellXfs")):
@@ -67,8 +67,12 @@ class Styles:
     def _items(self, name: str) -> list[etree._Element]:
         return [c for c in self._list(name) if isinstance(c.tag, str)]
 
-    def _key(self, el: etree._Element) -> bytes:
-        return etree.tostring(el, method="c14n")
+    def _key(self, el: etree._Element) -> tuple:
+        """What makes two style records the same: names, attributes and children, not prefixes."""
+        if not isinstance(el.tag, str):
+            return ()
+        return (etree.QName(el).localname, tuple(sorted(el.attrib.items())), (el.text or "").strip(),
+                tuple(self._key(c) for c in el if isinstance(c.tag, str)))
 
     def _find_or_append(self, name: str, el: etree._Element) -> int:
         keys = self._keys.get(name)
@@ -168,25 +172,21 @@ class Styles:
         """The index of an xf like cellXfs[``base``] (None: the default xf 0) with the changes."""
         src = self.xf(base or 0)
         xf = self._el("xf")
-        for attr in _XF_ATTRS:
-            xf.set(attr, src.get(attr) or "0")
-        for attr, value in src.attrib.items():
-            if attr not in _XF_ATTRS and not attr.startswith("apply") and attr != "quotePrefix":
-                xf.set(attr, value)
+        for attr, value in src.attrib.items():  # the office's own attributes, flags included
+            xf.set(attr, value)
+        for attr in _XF_ATTRS[:4]:
+            if xf.get(attr) is None:
+                xf.set(attr, "0")
         for attr, value, flag in (("numFmtId", num_fmt, "applyNumberFormat"), ("fontId", font, "applyFont"),
                                   ("fillId", fill, "applyFill"), ("borderId", border, "applyBorder")):
-            if value is not None:
+            if value is not None and str(value) != xf.get(attr):
                 xf.set(attr, str(value))
-        for flag in ("applyNumberFormat", "applyFont", "applyFill", "applyBorder", "applyAlignment", "applyProtection"):
-            if src.get(flag) is not None:
-                xf.set(flag, src.get(flag))
-        for attr, flag in (("numFmtId", "applyNumberFormat"), ("fontId", "applyFont"), ("fillId", "applyFill"),
-                           ("borderId", "applyBorder")):
-            if xf.get(attr) != "0":
-                xf.set(flag, "1")
-        quote = src.get("quotePrefix") in ("1", "true") if quote_prefix is None else quote_prefix
-        if quote:
+                if value:
+                    xf.set(flag, "1")
+        if quote_prefix:
             xf.set("quotePrefix", "1")
+        elif quote_prefix is False and xf.get("quotePrefix") in ("1", "true"):
+            xf.set("quotePrefix", "0")
         old_alignment = src.find(self._q("alignment"))
         if alignment is not None:
             attrs = dict(old_alignment.attrib) if keep_alignment and old_alignment is not None else {}
@@ -198,11 +198,31 @@ class Styles:
         protection = src.find(self._q("protection"))
         if protection is not None:
             xf.append(copy.deepcopy(protection))
-        # the apply* flags come after the ids in the file's own order; attribute order is free
         return self._find_or_append("cellXfs", xf)
+
+    def without_fill(self, index: int, fills: set[int]) -> int:
+        """The format cellXfs[``index``] had before one of ``fills`` was put on it: an existing xf
+        that differs only in its fill (the original is never deleted, so it is found, with the
+        office's own fill), else the same xf with no fill."""
+        def key(el):
+            k = self._key(el)
+            return (k[0], tuple(a for a in k[1] if a[0] not in ("fillId", "applyFill")), k[2], k[3])
+
+        target = key(self.xf(index))
+        for i, xf in enumerate(self._items("cellXfs")):
+            if i != index and _int(xf.get("fillId")) not in fills and key(xf) == target:
+                return i
+        return self.derive(index, fill=0)
 
     def to_bytes(self) -> bytes:
         return serialize(self.root)
+
+
+def _int(text) -> int:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _num(x: float) -> str:
