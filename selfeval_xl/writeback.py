@@ -752,6 +752,7 @@ class _ReviewSheet:
         self.merges: list[tuple[int, int, int, int]] = []
         self.heights: dict[int, float] = {}
         self.links: list[tuple[str, str, str]] = []
+        self._styles: dict[tuple, int] = {}
 
     def set(self, row: int, col: int, value, look: _Look = _Look()) -> None:
         self.cells[(row, col)] = (value, look)
@@ -786,6 +787,12 @@ class _ReviewSheet:
         self.row += 1
 
     def _style(self, look: _Look, value) -> int:
+        key = (look, isinstance(value, str) and value.startswith(FORMULA_START), isinstance(value, str))
+        if key not in self._styles:
+            self._styles[key] = self._new_style(look, value)
+        return self._styles[key]
+
+    def _new_style(self, look: _Look, value) -> int:
         styles = self.book.styles
         font = None
         if look.bold or look.size:

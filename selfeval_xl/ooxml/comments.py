@@ -42,6 +42,11 @@ class Notes:
         self.changed = False
         self.vml_changed = False
         self._vml_tree = None
+        self._by_ref: dict[str, etree._Element] | None = None
+        self._shape_at: dict[tuple[int, int], etree._Element] | None = None  # 1-based (row, col) -> VML shape
+        self._next_id = 0
+        self._unsorted = False
+        self._has_type = False  # the note shapetype checked (and added when missing)
 
     # ---------------------------------------------------------------- reading
 
@@ -49,10 +54,13 @@ class Notes:
         return f"{{{ns_of(self.root)}}}{local}"
 
     def _comments(self) -> dict[str, etree._Element]:
+        """ref -> comment element, built once and kept up to date by add/strip."""
         if self.root is None:
             return {}
-        lst = self.root.find(self._q("commentList"))
-        return {c.get("ref"): c for c in (lst if lst is not None else []) if isinstance(c.tag, str)}
+        if self._by_ref is None:
+            lst = self.root.find(self._q("commentList"))
+            self._by_ref = {c.get("ref"): c for c in (lst if lst is not None else []) if isinstance(c.tag, str)}
+        return self._by_ref
 
     def _texts(self, comment) -> list[etree._Element]:
         text = comment.find(self._q("text"))
@@ -68,7 +76,7 @@ class Notes:
     def strip(self, mark: str) -> list[str]:
         """Remove our notes (from ``mark`` on); return the refs that carried one."""
         found = []
-        for ref, comment in self._comments().items():
+        for ref, comment in list(self._comments().items()):
             texts = self._texts(comment)
             hit = next((t for t in texts if mark in (t.text or "")), None)
             if hit is None:
@@ -95,6 +103,7 @@ class Notes:
                     hit_run.getparent().remove(hit_run)
             else:
                 comment.getparent().remove(comment)
+                del self._by_ref[ref]
                 self._remove_shape(ref)
             self.changed = True
         return found
@@ -124,6 +133,7 @@ class Notes:
             if comment is not None:
                 comment.getparent().remove(comment)
             comment = etree.Element(self._q("comment"), ref=ref, authorId=str(self._author(author)))
+            self._comments()[ref] = comment
             box = etree.SubElement(comment, self._q("text"))
             t = etree.SubElement(box, self._q("t"))
             t.text = text
@@ -145,18 +155,15 @@ class Notes:
         return len(names)
 
     def _insert_sorted(self, comment) -> None:
+        """Append; the list is put in row/column order once, when saved (as Excel writes it)."""
         lst = self.root.find(self._q("commentList"))
         if lst is None:
             lst = etree.SubElement(self.root, self._q("commentList"))
             ext = self.root.find(self._q("extLst"))
             if ext is not None:
                 ext.addprevious(lst)
-        key = _order(comment.get("ref"))
-        for other in lst:
-            if isinstance(other.tag, str) and _order(other.get("ref")) > key:
-                other.addprevious(comment)
-                return
         lst.append(comment)
+        self._unsorted = True
 
     def _create(self) -> None:
         self.part = self.pkg.free_name("xl/comments%d.xml")
@@ -197,7 +204,10 @@ class Notes:
             self.ws.insert(legacy)
             self.vml_changed = True
         root = self._vml_root()
-        if root is not None and not any(el.get("id") == "_x0000_t202" for el in root.iter(f"{{{V}}}shapetype")):
+        if root is None or self._has_type:
+            return root
+        self._has_type = True
+        if not any(el.get("id") == "_x0000_t202" for el in root.iter(f"{{{V}}}shapetype")):
             layout = next(root.iter(f"{{{O}}}shapelayout"), None)
             shapetype = _fragment(SHAPETYPE)
             if layout is not None:
@@ -218,36 +228,43 @@ class Notes:
             n += 1
         return n
 
-    def _shapes(self, root):
-        for shape in root.iter(f"{{{V}}}shape"):
-            data = shape.find(f"{{{X}}}ClientData")
-            if data is None or data.get("ObjectType") != "Note":
-                continue
-            r, c = data.findtext(f"{{{X}}}Row"), data.findtext(f"{{{X}}}Column")
-            if r and c and r.strip().isdigit() and c.strip().isdigit():
-                yield shape, int(r), int(c)
+    def _shapes(self, root) -> dict[tuple[int, int], etree._Element]:
+        """1-based (row, col) -> the note's shape, indexed once; the next free shape number."""
+        if self._shape_at is None:
+            self._shape_at = {}
+            for shape in root.iter(f"{{{V}}}shape"):
+                data = shape.find(f"{{{X}}}ClientData")
+                if data is None or data.get("ObjectType") != "Note":
+                    continue
+                r, c = data.findtext(f"{{{X}}}Row"), data.findtext(f"{{{X}}}Column")
+                if r and c and r.strip().isdigit() and c.strip().isdigit():
+                    self._shape_at.setdefault((int(r) + 1, int(c) + 1), shape)
+        return self._shape_at
 
     def _remove_shape(self, ref: str) -> None:
         pos = split_ref(ref)
         root = self._vml_root()
         if root is None or pos is None:
             return
-        for shape, r, c in list(self._shapes(root)):
-            if (r + 1, c + 1) == pos:
-                shape.getparent().remove(shape)
-                self.vml_changed = True
-                return
+        shape = self._shapes(root).pop(pos, None)
+        if shape is not None:
+            shape.getparent().remove(shape)
+            self._next_id = 0  # numbered again from what is left
+            self.vml_changed = True
 
     def _ensure_shape(self, ref: str, text: str) -> None:
         pos = split_ref(ref)
         if pos is None:
             return
         root = self._ensure_vml()
-        if root is None or any((r + 1, c + 1) == pos for _, r, c in self._shapes(root)):
+        if root is None or pos in self._shapes(root):
             return
-        ids = [int(m.group(1)) for el in root.iter() if isinstance(el.tag, str)
-               for m in [_SHAPE_ID.match(el.get("id") or "")] if m]
-        shape_id = max(ids) + 1 if ids else getattr(self, "_first_id", self._free_idmap() * 1024 + 1)
+        if not self._next_id:
+            ids = [int(m.group(1)) for el in root.iter() if isinstance(el.tag, str)
+                   for m in [_SHAPE_ID.match(el.get("id") or "")] if m]
+            self._next_id = max(ids) + 1 if ids else getattr(self, "_first_id", None) or self._free_idmap() * 1024 + 1
+        shape_id = self._next_id
+        self._next_id += 1
         row, col = pos[0] - 1, pos[1] - 1
         lines = sum(1 + len(line) // 22 for line in text.split("\n"))
         height = min(60 + 12 * lines, 450)
@@ -260,7 +277,9 @@ class Notes:
                  f"<x:Anchor>{col + 1}, 15, {max(row - 1, 0)}, 10, {col + 5}, 15, {row + 3 + lines // 2}, 4</x:Anchor>"
                  f"<x:AutoFill>False</x:AutoFill><x:Row>{row}</x:Row><x:Column>{col}</x:Column>"
                  "</x:ClientData></v:shape>")
-        root.append(_fragment(shape))
+        el = _fragment(shape)
+        root.append(el)
+        self._shapes(root)[pos] = el
         self.vml_changed = True
 
     # ---------------------------------------------------------------- save
@@ -268,6 +287,10 @@ class Notes:
     def save(self) -> None:
         if self.changed and self.root is not None:
             lst = self.root.find(self._q("commentList"))
+            if self._unsorted and lst is not None:
+                items = sorted((c for c in lst if isinstance(c.tag, str)), key=lambda c: _order(c.get("ref")))
+                for c in items:
+                    lst.append(c)  # moves it to the end, in order
             if lst is not None and not len(lst) and self.part:
                 self._drop_all()
                 return
