@@ -16,6 +16,8 @@ from . import ns_of, parse, serialize
 # CT_Stylesheet child order (ECMA-376 Part 1, 18.8.39)
 _ORDER = ("numFmts", "fonts", "fills", "borders", "cellStyleXfs", "cellXfs", "cellStyles", "dxfs",
           "tableStyles", "colors", "extLst")
+_FONT_ORDER = ("b", "i", "strike", "condense", "extend", "outline", "shadow", "u", "vertAlign", "sz", "color", "name",
+               "family", "charset", "scheme")
 _XF_ATTRS = ("numFmtId", "fontId", "fillId", "borderId", "xfId")
 _BUILTIN_FORMATS = {"General": 0, "0": 1, "0.00": 2, "#,##0": 3, "#,##0.00": 4, "0%": 9, "0.00%": 10, "@": 49}
 
@@ -159,6 +161,12 @@ class Styles:
                 font.append(self._el("color", rgb="FF" + color))
             elif local == "u":
                 font.append(self._el("u"))
+        # the schema's choice is unordered, but Excel reads the children in CT_Font's listed order
+        children = sorted((c for c in font if isinstance(c.tag, str)),
+                          key=lambda c: _FONT_ORDER.index(etree.QName(c).localname)
+                          if etree.QName(c).localname in _FONT_ORDER else len(_FONT_ORDER))
+        for c in children:
+            font.append(c)
         return self._find_or_append("fonts", font)
 
     def font_of(self, xf_index: int) -> int:
