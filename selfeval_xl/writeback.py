@@ -393,7 +393,7 @@ def _remove_review_sheet(book: _Book) -> int | None:
         if ref.name != REVIEW_SHEET:
             continue
         sheets = book.workbook.find(f"{{{_ns(book.workbook)}}}sheets")
-        sheets.remove(sheets[ref.index])
+        sheets.remove([el for el in sheets if isinstance(el.tag, str)][ref.index])
         pkg.rels(pkg.workbook_part).remove(ref.rid)
         if ref.part:
             pkg.remove(ref.part)
@@ -863,13 +863,14 @@ def _add_review_sheet(book: _Book, reviews: list[Review], notices: list[str], fi
     pkg.add_override(part, CT["worksheet"])
     rid = pkg.rels(pkg.workbook_part).add(RT["worksheet"], part)
     sheets = book.workbook.find(f"{{{_ns(book.workbook)}}}sheets")
-    ids = [_int(s.get("sheetId"), 0) for s in sheets]
+    present = [s for s in sheets if isinstance(s.tag, str)]
+    ids = [_int(s.get("sheetId"), 0) for s in present]
     el = etree.Element(f"{{{_ns(book.workbook)}}}sheet", name=REVIEW_SHEET, sheetId=str(max(ids + [0]) + 1))
     el.set(f"{{{NS['r']}}}id", rid)
-    if index is None or index >= len(sheets):
+    if index is None or index >= len(present):
         sheets.append(el)
     else:
-        sheets.insert(index, el)
+        present[index].addprevious(el)
     _app_titles(pkg, add=REVIEW_SHEET, position=index)
 
 

@@ -265,7 +265,8 @@ class Package:
         rels = self.rels(self.workbook_part)
         out = []
         sheets = workbook.find(f"{{{ns_of(workbook)}}}sheets")
-        for i, el in enumerate(sheets if sheets is not None else []):
+        elements = [el for el in (sheets if sheets is not None else []) if isinstance(el.tag, str)]
+        for i, el in enumerate(elements):
             rid = el.get(f"{{{_R}}}id") or ""
             rel = rels.get(rid)
             out.append(SheetRef(el.get("name") or "", i, el.get("sheetId") or "", rid,
