@@ -9,12 +9,11 @@ writes it as loose HTML-ish XML (``<br>``) that an XML parser may refuse.
 from __future__ import annotations
 
 import re
-from html import escape
 
 from lxml import etree
 
 from . import CT, NS, RT, Package, ns_of, parse, serialize
-from .sheet import Worksheet, col_letter, split_ref
+from .sheet import Worksheet, split_ref
 
 V = "urn:schemas-microsoft-com:vml"
 O = "urn:schemas-microsoft-com:office:office"
@@ -22,7 +21,7 @@ X = "urn:schemas-microsoft-com:office:excel"
 _VML_NS = f'xmlns:v="{V}" xmlns:o="{O}" xmlns:x="{X}"'
 _VML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 _SHAPE_ID = re.compile(r"_x0000_s(\d+)$")
-_IDMAP = re.compile(r'<o:idmap\b[^>]*\bdata\s*=\s*"([\d,\s]*)"')
+_IDMAP = re.compile(r'<(?:\w+:)?idmap\b[^>]*\bdata\s*=\s*"([\d,\s]*)"')
 SHAPETYPE = (f'<v:shapetype {_VML_NS} id="_x0000_t202" coordsize="21600,21600" o:spt="202" path="m,l,21600r21600,l21600,xe">'
              '<v:stroke joinstyle="miter"/><v:path gradientshapeok="t" o:connecttype="rect"/></v:shapetype>')
 _XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
@@ -329,8 +328,4 @@ def _order(ref: str | None) -> tuple[int, int]:
     return pos or (0, 0)
 
 
-def note_text(lines: list[str], mark: str) -> str:
-    return mark + "\n" + "\n".join(lines)
-
-
-__all__ = ["Notes", "note_text", "escape", "col_letter"]
+__all__ = ["Notes"]
