@@ -307,3 +307,52 @@ def test_styles_appended_once(sample, tmp_path):
     assert counts[1] == counts[2] and counts[1] > counts[0]
     used = {f.severity for f in review_file(sample).findings}
     assert counts[1][2] - counts[0][2] == len(used)  # one fill per severity used
+
+
+# --------------------------------------------------------------------------- XML the writer must keep as it is
+
+
+def _prefixed_without_r(sample: Path, dst: Path, rows: set[int]) -> Path:
+    """The form sheet with SpreadsheetML under an ``x:`` prefix, no ``r`` on the given rows and
+    their cells (positions implied by order), and a shared formula below the form."""
+    with zipfile.ZipFile(sample) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        part = sheet_parts(zin)["自评表"]
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == part:
+                xml = data.decode("utf-8")
+
+                def strip(m):
+                    row = m.group(0)
+                    cols = re.findall(r'<c r="([A-Z]+)\d+"', row)
+                    assert cols == [chr(65 + i) for i in range(len(cols))], cols  # contiguous from A
+                    return re.sub(r' r="[A-Z]*\d+"', "", row)
+
+                for r in rows:
+                    xml, n = re.subn(rf'<row r="{r}"[^>]*>.*?</row>', strip, xml, count=1, flags=re.S)
+                    assert n == 1
+                xml = xml.replace("</sheetData>", '<row r="170"><c r="A170"><f t="shared" ref="A170:B170" si="0">1+1</f>'
+                                  '<v>2</v></c><c r="B170"><f t="shared" si="0"/><v>2</v></c></row></sheetData>')
+                xml = re.sub(r"<(/?)(?!\?)([A-Za-z])", r"<\1x:\2", xml)  # every element under x:
+                xml = xml.replace('<x:worksheet xmlns="', '<x:worksheet xmlns:x="', 1)
+                data = xml.encode("utf-8")
+            zout.writestr(item, data)
+    return dst
+
+
+def test_prefixes_rows_without_r_and_shared_formulas_kept(sample, tmp_path):
+    r = review_file(sample)
+    second = int(next(s.indicator.cell for s in r.scored if s.indicator.name == SECOND_PLACE).split("!")[1][1:])
+    src = _prefixed_without_r(sample, tmp_path / "前缀.xlsx", {1, 2, 70, second})
+    out = write_reviewed(r, src, tmp_path / "out" / reviewed_name(src))
+    with zipfile.ZipFile(out) as zf:
+        xml = zf.read(sheet_parts(zf)["自评表"]).decode("utf-8")
+    assert "<c " not in xml and "<row " not in xml and 'xmlns="' not in xml  # nothing unprefixed came in
+    assert '<x:f t="shared" ref="A170:B170" si="0">1+1</x:f><x:v>2</x:v>' in xml and '<x:f t="shared" si="0"/>' in xml
+    row1 = re.search(r"<x:row\b[^>]*>.*?</x:row>", xml, re.S).group(0)  # the first row, untouched: still no r
+    assert " r=" not in row1 and "苏州市级财政支出项目绩效自评价报告" in row1
+    grid = {g.name: g for g in sources.load_grids(out)}["自评表"]
+    assert grid.cells[(70, 8)] == ADDED_HEADERS[0] and grid.cells[(70, 14)] == DECISION_HEADERS[0]
+    assert grid.cells[(70, 7)] == "自评分" and grid.cells[(second, 3)] == SECOND_PLACE  # the office's cells did not move
+    assert grid.cells[(second, 11)] == pytest.approx(0.67) and grid.cells[(second, 7)] == pytest.approx(0.54)
+    assert grid.cells[(1, 1)] == "苏州市级财政支出项目绩效自评价报告"
