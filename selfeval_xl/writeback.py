@@ -965,9 +965,10 @@ def _app_titles(pkg: Package, add: str | None = None, remove: str | None = None,
     if add is not None:
         el = etree.Element(f"{{{vt}}}lpstr")
         el.text = add
-        pos = n if position is None else min(position, n)
-        if pos < len(items) and items:
-            list(titles)[pos].addprevious(el) if pos < len(list(titles)) else titles.append(el)
+        pos = n if position is None else min(position, n)  # among the worksheet titles, before named ranges
+        current = list(titles)
+        if pos < len(current):
+            current[pos].addprevious(el)
         else:
             titles.append(el)
         n += 1

@@ -356,3 +356,29 @@ def test_prefixes_rows_without_r_and_shared_formulas_kept(sample, tmp_path):
     assert grid.cells[(70, 7)] == "自评分" and grid.cells[(second, 3)] == SECOND_PLACE  # the office's cells did not move
     assert grid.cells[(second, 11)] == pytest.approx(0.67) and grid.cells[(second, 7)] == pytest.approx(0.54)
     assert grid.cells[(1, 1)] == "苏州市级财政支出项目绩效自评价报告"
+
+
+APP_XML = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+           '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties" '
+           'xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"><Application>Microsoft Excel</Application>'
+           '<HeadingPairs><vt:vector size="4" baseType="variant"><vt:variant><vt:lpstr>工作表</vt:lpstr></vt:variant>'
+           '<vt:variant><vt:i4>2</vt:i4></vt:variant><vt:variant><vt:lpstr>命名范围</vt:lpstr></vt:variant>'
+           '<vt:variant><vt:i4>1</vt:i4></vt:variant></vt:vector></HeadingPairs>'
+           '<TitlesOfParts><vt:vector size="3" baseType="lpstr"><vt:lpstr>自评表</vt:lpstr><vt:lpstr>项目基本情况</vt:lpstr>'
+           "<vt:lpstr>自评表!Print_Titles</vt:lpstr></vt:vector></TitlesOfParts></Properties>")
+
+
+def test_app_titles_list_the_review_sheet_once(sample, tmp_path):
+    """docProps/app.xml as Excel writes it: the worksheet titles (and their count) gain 复核结果,
+    before the named ranges; a re-review does not add it twice."""
+    src = tmp_path / "带标题.xlsx"
+    with zipfile.ZipFile(sample) as zin, zipfile.ZipFile(src, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            zout.writestr(item, APP_XML.encode("utf-8") if item.filename == "docProps/app.xml" else zin.read(item.filename))
+    first = write_reviewed(review_file(src), src, tmp_path / "one" / reviewed_name(src))
+    second = write_reviewed(review_file(first), first, tmp_path / "two" / reviewed_name(first))
+    for path in (first, second):
+        app = zipfile.ZipFile(path).read("docProps/app.xml").decode("utf-8")
+        titles = re.findall(r"<vt:lpstr>(.*?)</vt:lpstr>", re.search(r"<TitlesOfParts>.*</TitlesOfParts>", app).group(0))
+        assert titles == ["自评表", "项目基本情况", REVIEW_SHEET, "自评表!Print_Titles"], titles
+        assert "<vt:i4>3</vt:i4>" in app and 'size="4"' in re.search(r"<TitlesOfParts>.*", app).group(0)
