@@ -56,6 +56,10 @@ TARGET_WORKER_MB = 300.0  # peak RSS per worker
 TARGET_FLAT = 1.10  # worker peak at N / at 20 (plus 10 MB slack): "does not grow with N"
 TARGET_LARGE_RATIO = 10.0  # large workbook < 10 x the sample's time
 
+TARGET_DIY_RATIO = 0.5  # issue 16: pipeline <= 0.5 x a staff member's own openpyxl + docxtpl script
+DIY = "DIY script (openpyxl load + 6 columns + save; docxtpl report)"
+CPU_PIPE, CPU_DIY = "pipeline, CPU time", "DIY script, CPU time"  # process_time: less sensitive to a busy machine
+
 WORKER_MODULES = ("selfeval_xl.reader", "selfeval_xl.review", "selfeval_xl.writeback", "selfeval_xl.report")
 
 
@@ -262,6 +266,24 @@ class Stages:
         wb = openpyxl.load_workbook(path)
         wb.save(self.work / "floor.xlsx")
 
+    def floor_diy(self, path: Path, r, ctx: dict | None) -> None:
+        """What a staff member's own script does: openpyxl load, six values per indicator row
+        written right of the table, save; then the docxtpl report (template, render, save)."""
+        import openpyxl
+
+        wb = openpyxl.load_workbook(path)
+        ws = wb[r.evaluation.sheet]
+        first = ws.max_column + 1
+        for s in r.scored:
+            row = int(s.indicator.cell.split("!")[1].lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+            values = (s.target.display, s.actual.display, float(s.completion) if s.completion is not None else None,
+                      float(s.score), float(s.score - (s.indicator.self_score.number or 0)), s.basis)
+            for i, v in enumerate(values):
+                ws.cell(row, first + i, v)
+        wb.save(self.work / "diy.xlsx")
+        if ctx is not None and self.template:
+            self.floor_docxtpl(ctx)
+
     def floor_docxtpl(self, ctx: dict) -> None:
         """Load the template, render the context (with the chart already drawn), save: docxtpl alone."""
         import io
@@ -284,6 +306,7 @@ def measure_inprocess(files: list[Path], large: Path, repeat: int, work: Path) -
     r0 = st.run(files[0], {})  # warm-up: imports, profile and template caches (the worker's steady state)
     ctx = st.context(r0)
     floors = ["calamine read", "openpyxl load+save"] + (["docxtpl render+save"] if ctx is not None and st.template else [])
+    floors.append(DIY)
     if ctx is not None:
         st.floor_docxtpl(ctx)
     st.floor_openpyxl(files[0])
@@ -297,7 +320,9 @@ def measure_inprocess(files: list[Path], large: Path, repeat: int, work: Path) -
         sums: dict[str, float] = {}
         for path in files:
             times: dict[str, float] = {}
+            c0 = time.process_time()
             r = st.run(path, times)
+            times[CPU_PIPE] = time.process_time() - c0
             for k, v in times.items():
                 sums[k] = sums.get(k, 0.0) + v
             t = time.perf_counter()
@@ -307,11 +332,15 @@ def measure_inprocess(files: list[Path], large: Path, repeat: int, work: Path) -
             t2 = time.perf_counter()
             sums["calamine read"] = sums.get("calamine read", 0.0) + t1 - t
             sums["openpyxl load+save"] = sums.get("openpyxl load+save", 0.0) + t2 - t1
+            c = st.context(r)
             if "docxtpl render+save" in floors:
-                c = st.context(r)
                 t = time.perf_counter()
                 st.floor_docxtpl(c)
                 sums["docxtpl render+save"] = sums.get("docxtpl render+save", 0.0) + time.perf_counter() - t
+            t, c0 = time.perf_counter(), time.process_time()
+            st.floor_diy(path, r, c)
+            sums[DIY] = sums.get(DIY, 0.0) + time.perf_counter() - t
+            sums[CPU_DIY] = sums.get(CPU_DIY, 0.0) + time.process_time() - c0
         for k, v in sums.items():
             add(k, v / len(files))
         add("pipeline", sum(sums[k] for k in st.names()) / len(files))
@@ -715,6 +744,33 @@ def build_report(args, ip: dict | None, batch: dict | None, start: dict | None, 
         targets.append(f"1. pipeline ≤ {TARGET_PIPELINE_RATIO} × (openpyxl load+save + report render): "
                        f"{verdict(med(rr) <= TARGET_PIPELINE_RATIO if complete else None)} — ratio {med(rr):.2f}"
                        + ("" if complete else " (incomplete: write back / report not available yet)"))
+        if DIY in runs:
+            rd = ratio("pipeline", [DIY])
+            rows.append((f"ratio: pipeline ÷ {DIY}", "", spread(rd, 1, "{:.2f}"), "floor", f"{med(rd):.2f}"))
+            cpu = ratio(CPU_PIPE, [CPU_DIY]) if CPU_PIPE in runs and CPU_DIY in runs else None
+            if cpu:
+                rows.append((f"ratio (CPU time): pipeline ÷ DIY script", "", spread(cpu, 1, "{:.2f}"), "floor", f"{med(cpu):.2f}"))
+            targets.append(f"5. pipeline ≤ {TARGET_DIY_RATIO} × the DIY script (issue 16): "
+                           f"{verdict(med(rd) <= TARGET_DIY_RATIO if complete else None)} — ratio {med(rd):.2f} (wall)"
+                           + (f", {med(cpu):.2f} (CPU time)" if cpu else ""))
+        before = ip.get("before")
+        if before:
+            bruns = before["runs"]
+            for k in before["stages"] + ["pipeline", CPU_PIPE]:
+                if k in bruns and k in runs:
+                    rows.append((f"before ({before['ref']}): {k} (ms/workbook)", f"{med(bruns[k]) * 1000:.0f}", spread(bruns[k], 1000),
+                                 "now ÷ before", f"{med(runs[k]) / med(bruns[k]):.2f}"))
+            for k in ("large pipeline", "large write back", "large report"):
+                if k in bruns and k in runs:
+                    rows.append((f"before ({before['ref']}): {k} (s)", f"{med(bruns[k]):.2f}", spread(bruns[k], 1, "{:.2f}"),
+                                 "now ÷ before", f"{med(runs[k]) / med(bruns[k]):.2f}"))
+            if DIY in bruns:
+                rows.append((f"before ({before['ref']}): ratio pipeline ÷ DIY script", "", "", "floor",
+                             f"{med(bruns['pipeline']) / med(bruns[DIY]):.2f}"))
+            sp = med(bruns["pipeline"]) / med(pipe)
+            spc = med(bruns[CPU_PIPE]) / med(runs[CPU_PIPE]) if CPU_PIPE in bruns and CPU_PIPE in runs else None
+            targets.append(f"6. end-to-end at least 2.5 × faster than before ({before['ref']}, same run, in-process pipeline): "
+                           f"{verdict(sp >= 2.5)} — {sp:.2f} × (wall)" + (f", {spc:.2f} × (CPU time)" if spc else ""))
         large = runs["large pipeline"]
         lr = [x / pipe[i] for i, x in enumerate(large)]
         rows.append(("large workbook: pipeline (s)", f"{med(large):.2f}", spread(large, 1, "{:.2f}"), "", ""))
@@ -840,6 +896,31 @@ def render_markdown(args, table: str, targets: list[str], meta: dict, ip, batch,
     return "\n".join(out) + "\n"
 
 
+def measure_baseline(args, out: Path) -> dict | None:
+    """The in-process measurements of git ``args.baseline``, on the same inputs, in a subprocess
+    whose ``selfeval_xl`` is that tree (exported with ``git archive``)."""
+    tree = out / f"baseline-{args.baseline.replace('/', '_')}"
+    shutil.rmtree(tree, ignore_errors=True)
+    tree.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline], capture_output=True)
+    if archive.returncode != 0:
+        log(f"baseline {args.baseline}: git archive failed: {archive.stderr.decode(errors='replace')}")
+        return None
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    result = out / "baseline.json"
+    log(f"baseline {args.baseline}: in-process pipeline and floors: {args.files} files + large × {args.repeat}")
+    env = {**os.environ, "PYTHONPATH": str(tree) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--out", str(out), "--n", str(args.n), "--repeat", str(args.repeat),
+           "--files", str(args.files), "--inprocess-json", str(result)]
+    done = subprocess.run(cmd, env=env, cwd=str(tree))
+    if done.returncode != 0 or not result.exists():
+        log(f"baseline {args.baseline}: measurement failed (rc {done.returncode})")
+        return None
+    data = json.loads(result.read_text(encoding="utf-8"))
+    data["ref"] = args.baseline
+    return data
+
+
 # ---- main ----------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -855,6 +936,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-batch", action="store_true", help="in-process measurements only")
     ap.add_argument("--variants", action="store_true", help="also run the batch with --no-report (-j 1 and -j 2)")
     ap.add_argument("--no-results", action="store_true", help="do not write benchmarks/results.md")
+    ap.add_argument("--baseline", metavar="REF", help="also measure the in-process pipeline of git REF (e.g. main) "
+                    "on the same inputs in this run: its tree is exported and run in a subprocess")
+    ap.add_argument("--inprocess-json", type=Path, help=argparse.SUPPRESS)  # the baseline subprocess writes here
     args = ap.parse_args(argv)
     args.n = args.n or (40 if args.quick else 200)
     args.repeat = args.repeat or (2 if args.quick else 3)
@@ -879,10 +963,17 @@ def main(argv: list[str] | None = None) -> int:
         for p in profile_pipeline(files[:args.files], large, work, out):
             log(f"profile written: {p}")
 
+    if args.inprocess_json:  # the baseline subprocess: in-process measurements only
+        ip = measure_inprocess(files[:args.files], large, args.repeat, work)
+        args.inprocess_json.write_text(json.dumps(ip, default=str), encoding="utf-8")
+        return 0
+    before = measure_baseline(args, out) if args.baseline else None
     log("start-up")
     start = measure_startup(3)
     log(f"in-process pipeline and floors: {args.files} files + large × {args.repeat}")
     ip = measure_inprocess(files[:args.files], large, args.repeat, work)
+    if before:
+        ip["before"] = before
 
     batch = None
     if not args.skip_batch and has_run_command():

@@ -637,7 +637,7 @@ def render_report(review: Review, target: Path | str, template: Path | str | Non
     overrides = _check_fonts(fonts)
     loaded = load_template(template if template is not None else default_template(review.evaluation.form))
     context = build_context(review, findings=findings)
-    tpl = DocxTemplate(io.BytesIO(loaded.data))
+    tpl = _template_class()(io.BytesIO(loaded.data))
     tpl.init_docx()
     png = context.pop("chart_png", None)
     context["chart"] = InlineImage(tpl, io.BytesIO(png), width=Mm(120)) if png else None  # ≤ 60 mm tall: a page before it stays ≥ 70 % full
@@ -661,6 +661,32 @@ def render_report(review: Review, target: Path | str, template: Path | str | Non
     with atomic_path(target) as tmp:
         tpl.save(tmp)
     return target
+
+
+@lru_cache(maxsize=1)
+def _template_class():
+    """DocxTemplate that pre-processes each part's XML once per process: ``patch_xml`` (docxtpl's
+    regex clean-up of the tags Word splits) is a pure function of the part's source, which is
+    the same for every report rendered from one template, so its result is kept (by source
+    text, a few entries). The rendered document is the same."""
+    from docxtpl import DocxTemplate
+
+    cache: OrderedDict[str, str] = OrderedDict()
+    lock = threading.Lock()
+
+    class _Template(DocxTemplate):
+        def patch_xml(self, src_xml):
+            with lock:
+                hit = cache.get(src_xml)
+            if hit is None:
+                hit = super().patch_xml(src_xml)
+                with lock:
+                    cache[src_xml] = hit
+                    while len(cache) > 16:
+                        cache.popitem(last=False)
+            return hit
+
+    return _Template
 
 
 def _unescape_properties(doc) -> None:

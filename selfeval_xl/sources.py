@@ -37,6 +37,9 @@ class Limits:
     # cells covered by merged ranges in one sheet: openpyxl (write-back) creates one
     # object per covered cell, so a merge A1:XFD1048576 hangs it for hours
     max_merged_cells: int = 1_000_000
+    # <row> and <c> elements in one sheet, with or without a value: a formatting bomb (~1M
+    # styled empty rows in 16 MB) passes every limit above, then costs the write-back minutes
+    max_elements: int = 500_000
 
 
 DEFAULT_LIMITS = Limits()
@@ -367,6 +370,7 @@ def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, is_sheet: bool, limit
                 raise ReadError("UNSAFE_CONTENT", f"{info.filename} 含有 XML 实体声明（DOCTYPE/ENTITY），为安全起见拒绝处理", file)
             tail = chunk[-64:]
             if is_sheet:
+                extent.count(len(_ELEMENT.findall(chunk)))
                 for letters, digits in _FAST_CELL.findall(chunk):
                     if len(digits) >= row_digits or len(letters) >= col_letters:  # else surely inside
                         extent._check(_int(digits.decode(), 0), _col_number(letters.decode()))
@@ -403,6 +407,7 @@ def _feed(parser, extent: "_Extent", chunk: bytes | None, part: str, file: str) 
         raise ReadError("CORRUPT", f"工作表 {part} 不是有效的 XML（{_short(exc)}），文件可能已损坏，请在 Excel/WPS 中打开并另存后再处理", file) from None
 
 
+_ELEMENT = re.compile(rb"<(?:[\w.-]+:)?(?:row|c)[\s/>]")  # xlsx row and cell elements (the first pass's count)
 _EXTENT_TAGS = ("{*}row", "{*}c", "{*}table", "{*}table-row", "{*}table-cell", "{*}covered-table-cell", "{*}mergeCell")
 _REF = re.compile(r"\s*([A-Za-z]*)\s*(\d*)\s*\Z")
 
@@ -429,6 +434,7 @@ class _Extent:
         self.current = None  # the row element entered last
         self.rows_seen = 0
         self.merged = 0  # cells covered by merged ranges so far
+        self.elements = 0  # <row>/<c> elements, with or without a value
 
     def _enter(self, row_el) -> None:
         self.current = row_el
@@ -488,6 +494,12 @@ class _Extent:
             self.row = self.col = self.row_end = 0
             self.current = None
             el.clear()
+
+    def count(self, n: int) -> None:
+        """``n`` more row/cell elements seen (by the first pass), valued or not."""
+        self.elements += n
+        if self.elements > self.limits.max_elements:
+            raise ReadError("TOO_LARGE", f"工作表 {self.part} 有超过 {self.limits.max_elements} 个行或单元格元素（含没有内容、只有格式的空行空格），超过上限（疑似格式炸弹），请删除多余的空行后再处理", self.file)
 
     def _merged(self, r1: int, c1: int, r2: int, c2: int) -> None:
         """A merged range: inside the limits, and not too many covered cells in all."""
@@ -696,20 +708,9 @@ def _mark_uncached_formulas(path: Path, grids: list[Grid]) -> None:
 
 
 def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
-    wb = zf.read("xl/workbook.xml").decode("utf-8", "replace")
-    rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
-    targets = {m.group(1): m.group(2) for m in re.finditer(r'<Relationship[^>]*?Id="([^"]+)"[^>]*?Target="([^"]+)"', rels)}
-    targets.update({m.group(2): m.group(1) for m in re.finditer(r'<Relationship[^>]*?Target="([^"]+)"[^>]*?Id="([^"]+)"', rels)})
-    out = {}
-    for m in re.finditer(r'<sheet\b[^>]*?name="([^"]+)"[^>]*?r:id="([^"]+)"', wb):
-        target = targets.get(m.group(2), "")
-        part = target.lstrip("/") if target.startswith("/") else "xl/" + target
-        out[_unescape(m.group(1))] = part
-    return out
+    from .ooxml import sheet_parts  # the package's one sheet map (any prefix, quote or attribute order)
 
-
-def _unescape(s: str) -> str:
-    return s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'").replace("&amp;", "&")
+    return sheet_parts(zf)
 
 
 def _short(exc: Exception) -> str:

@@ -89,9 +89,10 @@ def rebuild_workbook(r, docx: Path, target: Path, profile="auto"):
             again = None
         if again is not None:
             return target, review(replace(again, file=ev.file), profile)
+    from .fsutil import atomic_write_bytes
     from .writeback import _rebuild_from_values
 
-    atomic_save_workbook(_rebuild_from_values(docx, b"", False), target)
+    atomic_write_bytes(target, _rebuild_from_values(docx, b"", False))
     return target, r
 
 

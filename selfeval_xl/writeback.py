@@ -1,48 +1,46 @@
 """The reviewed workbook: the submitted file, unchanged, plus what the review found.
 
-A reviewer wants the office's own file back, not a new report: the same sheets, styles,
-merges, validations and images, with
+A reviewer wants the office's own file back, not a new report. The package is patched, not
+re-saved (``ooxml``): every part the review does not need to change is copied byte for byte
+(charts, text boxes, sparklines, x14 validations, cached formula values, custom properties,
+the theme ...), and only these are edited:
 
-* six columns appended to the right of the indicator table (parsed target and actual,
-  completion, rule score, difference, basis) -- appended, never inserted, because openpyxl's
-  ``insert_cols`` does not move formulas, merges or validations;
-* every cell with a finding filled by severity and carrying a comment with the message(s);
+* the form sheet(s): six columns appended right of the indicator table (parsed target and
+  actual, completion, rule score, difference, basis) and two for the reviewer's decision
+  (复核认定 with a dropdown, 复核说明), empty unless ``decisions`` fills them; every cell with a
+  finding filled by severity;
+* the comments part + VML of a sheet with findings (our notes appended, the office's kept);
+* styles.xml (our fills, fonts and formats appended once), workbook.xml + its rels +
+  [Content_Types].xml (the 复核结果 sheet), docProps/app.xml (sheet titles);
 * a new sheet 复核结果 with the totals, the findings (each linked to its cell) and a 注意
-  section listing what could not be carried over (openpyxl drops text boxes, sparklines,
-  Excel-2010 extensions and cached formula results; see DOMAIN.md §5).
+  section listing what could not be carried over (for an .xlsx: nothing).
 
-The source is read into memory and never written; the output is saved atomically. Reviewing
-a reviewed workbook again replaces what the previous run added instead of adding more.
+.xls/.et/.ods are converted by LibreOffice (external links stripped first) and then patched;
+without LibreOffice, or when a file cannot be patched, the workbook is rebuilt from its values
+with openpyxl and patched. The source is only read; the output is written atomically.
+Reviewing a reviewed workbook replaces what the previous run added and nothing else.
 """
 from __future__ import annotations
 
-import html
-import io
-import re
 import tempfile
-import warnings
-import zipfile
-from collections.abc import Sequence
-from copy import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Mapping, Sequence
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.comments import Comment
-from openpyxl.cell.cell import MergedCell
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.utils.cell import column_index_from_string, coordinate_from_string, range_boundaries
-from openpyxl.worksheet.hyperlink import Hyperlink
-from openpyxl.worksheet.print_settings import PrintArea
+from lxml import etree
 
 from . import office, sources
-from .cells import print_a4_one_page_wide, put
-from .fsutil import atomic_path
+from .fsutil import atomic_write_bytes
 from .model import Finding, Review, Scored
+from .ooxml import CT, NS, RT, Package, parse, serialize
+from .ooxml.comments import Notes
+from .ooxml.sheet import FORMULA_START, MAX_COL, Worksheet, clean_text, col_letter, range_bounds, split_ref
+from .ooxml.styles import Styles
+from .openpyxl_losses import openpyxl_losses  # noqa: F401  (public: what an openpyxl round trip loses)
 
-__all__ = ["reviewed_name", "write_reviewed", "ADDED_HEADERS", "REVIEW_SHEET", "SEVERITY_FILLS", "SEVERITY_NAMES"]
+__all__ = ["reviewed_name", "write_reviewed", "ADDED_HEADERS", "DECISION_HEADERS", "DECISION_CHOICES",
+           "REVIEW_SHEET", "SEVERITY_FILLS", "SEVERITY_NAMES", "openpyxl_losses"]
 
 REVIEWED_MARK = ".复核"
 REVIEW_SHEET = "复核结果"
@@ -57,10 +55,12 @@ ADDED_COLUMNS: tuple[tuple[str, float], ...] = (
     ("评分依据", 48),  # widened to the longest basis, see _basis_width
 )
 ADDED_HEADERS = tuple(h for h, _ in ADDED_COLUMNS)
-# The reviewer's two columns after the six (decisions.py reads them back by these headers):
-# 复核认定 is a dropdown (or a number typed in), 复核说明 free text; empty = not decided yet.
+# The reviewer's decision per indicator (issue 17 reads them back): a choice from the dropdown,
+# or a score typed in; and a free-text reason. Empty unless ``decisions`` pre-fills them.
 DECISION_COLUMNS: tuple[tuple[str, float], ...] = (("复核认定", 14), ("复核说明", 30))
+DECISION_HEADERS = tuple(h for h, _ in DECISION_COLUMNS)
 DECISION_CHOICES = ("采纳规则得分", "维持自评分")
+ALL_COLUMNS = ADDED_COLUMNS + DECISION_COLUMNS
 SEVERITY_FILLS = {"error": "FFC7CE", "warning": "FFEB9C", "info": "DDEBF7"}
 SEVERITY_NAMES = {"error": "错误", "warning": "警告", "info": "提示"}
 SEVERITY_ORDER = ("error", "warning", "info")
@@ -73,8 +73,9 @@ CONVERTED_SUFFIXES = {".xls", ".et", ".ods"}
 PERCENT_FORMAT = '0.0"%"'
 SCORE_FORMAT = "0.00"
 DIFF_FORMAT = "+0.00;-0.00;0.00"
-LINK_FONT = Font(color="0563C1", underline="single")
-MAX_COLUMN = 16384  # XFD
+LINK_COLOR = "0563C1"
+MACRO_MAIN = b"application/vnd.ms-excel.sheet.macroEnabled.main+xml"
+PLAIN_MAIN = b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 
 
 # --------------------------------------------------------------------------- names
@@ -101,45 +102,45 @@ def _is_reviewed(path: Path) -> bool:
 
 # --------------------------------------------------------------------------- entry point
 
+Decisions = Mapping[tuple[str, str], tuple[object, str]]
 
-def write_reviewed(review: Review | Sequence[Review], source: Path, target: Path, decisions: dict | None = None, *,
-                   source_name: str | None = None, notices: tuple[str, ...] = ()) -> Path:
+
+def write_reviewed(reviews: Review | Sequence[Review], source: Path, target: Path,
+                   decisions: Decisions | None = None, *, source_name: str | None = None,
+                   notices: tuple[str, ...] = ()) -> Path:
     """Write the reviewed copy of ``source`` to ``target`` (atomically) and return ``target``.
 
-    ``review`` is one Review, or several Reviews of forms on different sheets of the same
-    source (one per project): each form sheet gets its columns and marks, and the one 复核结果
-    sheet lists every project in sheet order.
-    ``source_name`` is the file named on 复核结果 (default ``source``'s name) and ``notices`` are
-    added to its 注意 section - for a workbook rebuilt from a Word document (word_review).
+    ``reviews``: one Review, or the Reviews of several forms of the same file (one per sheet):
+    every form sheet is annotated, one 复核结果 sheet covers them all. ``decisions`` pre-fills
+    复核认定/复核说明: (sheet, indicator name cell) -> (认定, 说明), the cell as in
+    ``Indicator.cell`` (``自评表!C155``) or bare (``C155``); 认定 may be a number.
+
     ``source`` is only read. ``target`` may be the source itself only when the source is a
     reviewed workbook (``X.复核.xlsx``): that is the idempotent re-review, and the atomic
     replace means the old file stays whole until the new one is complete.
-    ``decisions``: (sheet, indicator name cell) -> (复核认定, 复核说明) to pre-fill (decisions.py).
+    ``source_name`` is the file named on 复核结果 (default ``source``'s name) and ``notices`` are
+    added to its 注意 section - for a workbook rebuilt from a Word document (word_review).
     """
-    reviews = [review] if isinstance(review, Review) else list(review)
+    reviews = [reviews] if isinstance(reviews, Review) else list(reviews)
+    extra, name = list(notices), source_name or Path(source).name
     if not reviews:
-        raise ValueError("没有要写入的复核结果")
+        raise ValueError("没有可写入的复核结果")
     source, target = Path(source), Path(target)
     if _same_file(source, target) and not _is_reviewed(source):
         raise ValueError(f"复核版不能覆盖原文件：{source.name}")
     with tempfile.TemporaryDirectory(prefix="selfeval-wb-") as tmp:
-        wb, opened = _open(source, target, Path(tmp))
-        notices = [*notices, *opened]
-        sheet_index = None
-        for r in reviews:
-            ev = r.evaluation
-            ws = wb[ev.sheet]
-            index, first = _clear_previous_review(wb, ws, ev.header_row)
-            sheet_index = index if sheet_index is None else sheet_index
-            first = first or last_used_column(ws) + 1
-            _add_columns(ws, r, first)
-            _add_decision_columns(ws, r, first + len(ADDED_COLUMNS), decisions or {})
-        _mark_findings(wb, tuple(f for r in reviews for f in r.findings))
-        _add_review_sheet(wb, reviews, notices, source_name or source.name, sheet_index)
-        with atomic_path(target) as out:
-            wb.save(out)
-        if wb.vba_archive is not None:
-            wb.vba_archive.close()
+        base, opened, rebuilt = _open(source, target, Path(tmp))
+        notices = [*extra, *opened]
+        try:
+            data = patch(base, reviews, notices, name, decisions or {})
+        except (etree.XMLSyntaxError, ValueError, KeyError, IndexError) as exc:
+            if rebuilt:
+                raise
+            reason = f"原文件的结构无法直接写入（{sources._short(exc)}）"
+            keep_vba = _keeps_vba(source, target, base)
+            base = _rebuild_from_values(source, base, keep_vba)
+            data = patch(base, reviews, [_rebuilt_notice(reason), *notices], name, decisions or {})
+    atomic_write_bytes(target, data)
     return target
 
 
@@ -153,35 +154,65 @@ def _same_file(a: Path, b: Path) -> bool:
 # --------------------------------------------------------------------------- opening
 
 
-def _open(source: Path, target: Path, tmp: Path) -> tuple[Workbook, list[str]]:
-    """The workbook to write into, and the notices about what it could not keep.
+def _open(source: Path, target: Path, tmp: Path) -> tuple[bytes, list[str], bool]:
+    """The .xlsx/.xlsm bytes to patch, the notices about what was lost, whether it was rebuilt.
 
-    xlsx/xlsm are loaded from bytes in memory (the source file is never held open).
-    xls/et/ods go through LibreOffice when it is installed; otherwise, or when the
-    conversion fails, the workbook is rebuilt from the cell values.
+    xlsx/xlsm are patched as they are (an .xlsm written as .xlsx loses its macros, and says
+    so). xls/et/ods go through LibreOffice when it is installed (external links taken out of
+    an .ods first); otherwise, or when the conversion fails, the workbook is rebuilt from the
+    cell values.
     """
-    kind = sources.sniff(source)  # refuses encrypted files and zip bombs before openpyxl parses
+    kind = sources.sniff(source)  # refuses encrypted files and zip bombs before anything parses them
     data = source.read_bytes()
     notices: list[str] = []
     foreign = _foreign_format(source, kind, data)
-    keep_vba = not foreign and source.suffix.lower() == ".xlsm" and target.suffix.lower() == ".xlsm"
     if foreign:
         notices += _old_macro_notice(data)
+        if foreign == ".ods":
+            from .odf import without_external_links
+
+            data = without_external_links(data)
         converted = _convert_with_office(data, foreign, tmp)
         if converted is None:
             reason = f"原文件为 {foreign} 格式，本机未安装 LibreOffice 或转换失败"
-            return _rebuild_from_values(source, data, False), [_rebuilt_notice(reason), *notices]
+            return _rebuild_from_values(source, data, False), [_rebuilt_notice(reason), *notices], True
         notices.insert(0, f"原文件为 {foreign} 格式，已用 LibreOffice 转换为 .xlsx 后写入复核内容，个别格式可能与原文件略有不同。")
-        data = converted.read_bytes()
+        return converted.read_bytes(), notices, False
+    if not _keeps_vba(source, target, data):
+        stripped = _without_macros(data)
+        if stripped is not data:
+            notices.append("工作簿含宏（VBA），复核版为 .xlsx，宏没有保留。")
+            data = stripped
+    return data, notices, False
+
+
+def _keeps_vba(source: Path, target: Path, data: bytes) -> bool:
+    return source.suffix.lower() == ".xlsm" and target.suffix.lower() == ".xlsm"
+
+
+def _without_macros(data: bytes) -> bytes:
+    """An .xlsm's package as a plain .xlsx: the VBA project, its relationship and the
+    macro-enabled content type taken off (an .xlsx with macros inside is refused by Excel).
+    Returns ``data`` itself when there is nothing to take off."""
     try:
-        with warnings.catch_warnings():
-            # openpyxl warns about every extension it drops; the 注意 section says it in Chinese.
-            warnings.simplefilter("ignore")
-            wb = load_workbook(io.BytesIO(data), keep_vba=keep_vba, rich_text=True)
-    except Exception as exc:  # openpyxl is stricter than calamine (bad numbers, dates, XML): keep the values
-        reason = f"原文件中有 openpyxl 无法读取的内容（{sources._short(exc)}）"
-        return _rebuild_from_values(source, data, keep_vba), [_rebuilt_notice(reason), *notices]
-    return wb, notices + openpyxl_losses(data, keep_vba)
+        pkg = Package(data)
+    except Exception:  # noqa: BLE001  (not a package we can patch: the caller's fallback decides)
+        return data
+    rels = pkg.rels(pkg.workbook_part)
+    vba = [r for r in rels if r.type.endswith("/vbaProject")]
+    ct = pkg.get("[Content_Types].xml") or b""
+    if not vba and MACRO_MAIN not in ct:
+        return data
+    for r in vba:
+        rels.remove(r.id)
+        if r.part:
+            pkg.remove(r.part)
+            pkg.remove(f"{r.part.rpartition('/')[0]}/_rels/{r.part.rpartition('/')[2]}.rels")
+    for el in pkg.content_types:
+        if isinstance(el.tag, str) and el.get("ContentType", "").encode() == MACRO_MAIN:
+            el.set("ContentType", PLAIN_MAIN.decode())
+            pkg._ct_changed = True
+    return pkg.to_bytes()
 
 
 def _rebuilt_notice(reason: str) -> str:
@@ -193,7 +224,7 @@ def _foreign_format(source: Path, kind: str, data: bytes) -> str | None:
     """The suffix to convert from (".xls", ".et", ".ods"), or None for an OOXML workbook.
 
     Decided by the suffix and by the bytes: an .xls saved under an .xlsx name (it happens)
-    must be converted too, or openpyxl would fail on it.
+    must be converted too.
     """
     suffix = source.suffix.lower()
     if suffix in CONVERTED_SUFFIXES:
@@ -232,11 +263,17 @@ def _old_macro_notice(data: bytes) -> list[str]:
     return []
 
 
-def _rebuild_from_values(source: Path, data: bytes, keep_vba: bool) -> Workbook:
-    """A plain workbook with the cell values and merges: the fallback when the file cannot
-    be opened with its formatting. ``keep_vba``: carry an .xlsm's macros over unchanged
-    (openpyxl copies the VBA parts from ``vba_archive`` and marks the package macro-enabled,
-    so an .xlsm stays a valid .xlsm)."""
+def _rebuild_from_values(source: Path, data: bytes, keep_vba: bool) -> bytes:
+    """A plain workbook with the cell values and merges (openpyxl): the fallback when the file
+    cannot be converted or patched. ``keep_vba``: carry an .xlsm's macros over unchanged
+    (openpyxl copies the VBA parts from ``vba_archive`` and marks the package macro-enabled)."""
+    import io
+    import zipfile
+
+    from openpyxl import Workbook
+
+    from .cells import put
+
     wb = Workbook()
     wb.remove(wb.active)
     for grid in sources.load_grids(source):
@@ -247,16 +284,23 @@ def _rebuild_from_values(source: Path, data: bytes, keep_vba: bool) -> Workbook:
             if (r1, c1) != (r2, c2):
                 ws.merge_cells(start_row=r1, start_column=c1, end_row=r2, end_column=c2)
         _guess_widths(ws, grid)
+    archive = None
     if keep_vba:
         archive = zipfile.ZipFile(io.BytesIO(data))
         needed = {"xl/vbaProject.bin", "[Content_Types].xml", "_rels/.rels"}
         if needed <= set(archive.namelist()):
             wb.vba_archive = archive
-    return wb
+    buf = io.BytesIO()
+    wb.save(buf)
+    if archive is not None:
+        archive.close()
+    return buf.getvalue()
 
 
 def _guess_widths(ws, grid) -> None:
     """Column widths from the longest text (CJK counted double), so the rebuilt sheet is readable."""
+    from openpyxl.utils import get_column_letter
+
     longest: dict[int, int] = {}
     merged = {(r1, c1) for r1, c1, r2, c2 in grid.merges if c2 > c1}
     for (row, col), value in grid.cells.items():
@@ -268,239 +312,260 @@ def _guess_widths(ws, grid) -> None:
         ws.column_dimensions[get_column_letter(col)].width = min(max(8, n + 2), 50)
 
 
-# --------------------------------------------------------------------------- what openpyxl drops
-
-# Parts openpyxl neither reads nor writes back: prefix -> what the reader is told.
-_DROPPED_PARTS: tuple[tuple[str, str], ...] = (
-    ("xl/embeddings/", "嵌入的对象（OLE 对象、附件）"),
-    ("xl/activeX/", "ActiveX 控件"),
-    ("xl/ctrlProps/", "表单控件（按钮、复选框、下拉框等）"),
-    ("xl/threadedComments/", "新版“批注”（对话式批注；旧式批注文字保留）"),
-    ("xl/slicers/", "切片器"),
-    ("xl/timelines/", "日程表"),
-    ("xl/model/", "数据模型（Power Pivot）"),
-    ("xl/connections.xml", "外部数据连接"),
-    ("xl/webextensions/", "Office 加载项"),
-    ("customXml/", "自定义 XML 数据"),
-)
-# First element inside an <ext> of a sheet: what Excel 2010+ put there.
-_EXTENSION_NAMES = {
-    "sparklineGroups": "迷你图",
-    "dataValidations": "扩展数据验证（如引用其他工作表的下拉列表）",
-    "conditionalFormattings": "扩展条件格式（数据条、图标集等）",
-    "slicerList": "切片器",
-    "timelineRefs": "日程表",
-    "webExtensions": "Office 加载项",
-    "protectedRanges": "允许编辑区域",
-    "ignoredErrors": "忽略错误标记",
-}
-_SHAPE = re.compile(rb"<(?:\w+:)?(?:sp|grpSp|cxnSp)[\s>]")
-_DIAGRAM = re.compile(rb"drawingml/2006/diagram")
-_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
-_EXT_FIRST_CHILD = re.compile(rb"<(?:\w+:)?ext\b[^>]*>\s*<(?:\w+:)?(\w+)")
-_REL = re.compile(r'<Relationship\b[^>]*>')
+# --------------------------------------------------------------------------- the patch
 
 
-def openpyxl_losses(data: bytes, keep_vba: bool = False) -> list[str]:
-    """What a load+save with openpyxl will lose from this workbook, in Chinese.
+@dataclass
+class _Book:
+    """The parts being edited, parsed once each, written back in ``finish``."""
 
-    Found by looking at the package itself (parts, drawings, sheet XML), because openpyxl
-    drops these silently or with an English warning the reviewer never sees.
-    """
-    notes: list[str] = []
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        return notes
-    with zf:
-        names = zf.namelist()
-        sheets = _sheet_parts(zf)
-        for sheet, part in sheets.items():
-            notes += _sheet_losses(zf, sheet, part, names)
-        for prefix, what in _DROPPED_PARTS:
-            if any(n.startswith(prefix) for n in names):
-                notes.append(f"工作簿含{what}，复核版中没有保留。")
-        if "xl/vbaProject.bin" in names and not keep_vba:
-            notes.append("工作簿含宏（VBA），复核版为 .xlsx，宏没有保留。")
-        if any(n.startswith("xl/charts/chart") for n in names):
-            notes.append("图表由 openpyxl 重新写出，数据保留，个别格式（配色、样式）可能变化。")
-        if _has_foreign_comments(zf, names):
-            notes.append("原有批注的文字保留，批注框的大小和格式恢复为默认。")
-        if any(n.startswith("xl/media/") for n in names) and not _pillow_available():
-            notes.append("本机未安装 Pillow，工作簿中的图片没有保留。")
-    return notes
+    pkg: Package
+    workbook: etree._Element
+    styles: Styles
+    styles_part: str
+    sheets: dict[str, object] = field(default_factory=dict)  # name -> SheetRef
+    worksheets: dict[str, Worksheet] = field(default_factory=dict)
+    notes: dict[str, Notes] = field(default_factory=dict)
+    xf_cache: dict[tuple, int] = field(default_factory=dict)
 
+    def sheet(self, name: str) -> Worksheet | None:
+        if name not in self.worksheets:
+            ref = self.sheets.get(name)
+            data = self.pkg.get(ref.part) if ref and ref.part else None
+            if data is None:
+                return None
+            self.worksheets[name] = Worksheet(data)
+        return self.worksheets[name]
 
-def _sheet_losses(zf: zipfile.ZipFile, sheet: str, part: str, names: list[str]) -> list[str]:
-    """Losses inside one worksheet: formula results, extensions, shapes in its drawing."""
-    if part not in names:
-        return []
-    xml = zf.read(part)
-    notes = []
-    formulas = len(_FORMULA.findall(xml))
-    if formulas:
-        notes.append(f"工作表“{sheet}”有 {formulas} 个公式：复核版保留公式，但不保存其计算结果，Excel 打开时会重新计算；"
-                     "只读取已存结果的程序（如部分预览、导入工具）会把这些单元格显示为空。")
-    kinds = []
-    for m in _EXT_FIRST_CHILD.finditer(xml):
-        name = m.group(1).decode("ascii", "replace")
-        kinds.append(_EXTENSION_NAMES.get(name, f"其他 Excel 扩展内容（{name}）"))
-    if b"legacyDrawingHF" in xml:
-        kinds.append("页眉页脚中的图片")
-    for drawing in _related_parts(zf, part, "/drawing"):
-        if drawing in names:
-            content = zf.read(drawing)
-            shapes = len(_SHAPE.findall(content))
-            if shapes:
-                kinds.append(f"文本框或形状 {shapes} 个")
-            if _DIAGRAM.search(content):
-                kinds.append("SmartArt 图形")
-    for what in dict.fromkeys(kinds):
-        notes.append(f"工作表“{sheet}”含{what}，复核版中没有保留。")
-    return notes
+    def notes_of(self, name: str) -> Notes:
+        if name not in self.notes:
+            self.notes[name] = Notes(self.pkg, self.sheets[name].part, self.sheet(name))
+        return self.notes[name]
+
+    def xf(self, base: int | None, **changes) -> int:
+        key = (base, tuple(sorted((k, tuple(sorted(v.items())) if isinstance(v, dict) else v)
+                                  for k, v in changes.items())))
+        if key not in self.xf_cache:
+            self.xf_cache[key] = self.styles.derive(base, **changes)
+        return self.xf_cache[key]
+
+    def finish(self) -> bytes:
+        for name, notes in self.notes.items():
+            notes.save()
+        for name, ws in self.worksheets.items():
+            self.pkg.put(self.sheets[name].part, ws.to_bytes())
+        if self.styles.changed:
+            self.pkg.put(self.styles_part, self.styles.to_bytes())
+        self.pkg.put(self.pkg.workbook_part, serialize(self.workbook))
+        return self.pkg.to_bytes()
 
 
-def _has_foreign_comments(zf: zipfile.ZipFile, names: list[str]) -> bool:
-    """Comments other than the ones a previous review added (those are rewritten anyway)."""
-    for name in names:
-        if name.startswith("xl/comments") and name.endswith(".xml"):
-            xml = zf.read(name).decode("utf-8", "replace")
-            for body in re.findall(r"<(?:\w+:)?comment\b.*?</(?:\w+:)?comment>", xml, re.S):
-                if COMMENT_MARK not in html.unescape(body):
-                    return True
-    return False
-
-
-def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
-    try:
-        return sources._sheet_parts(zf)  # the reader's own mapping of sheet names to parts
-    except (KeyError, ValueError):
-        return {}
-
-
-def _related_parts(zf: zipfile.ZipFile, part: str, type_suffix: str) -> list[str]:
-    """Targets of ``part``'s relationships whose type ends with ``type_suffix``, as zip names."""
-    folder, _, base = part.rpartition("/")
-    rels_name = f"{folder}/_rels/{base}.rels"
-    try:
-        rels = zf.read(rels_name).decode("utf-8", "replace")
-    except KeyError:
-        return []
-    out = []
-    for rel in _REL.findall(rels):
-        rtype = re.search(r'Type="([^"]+)"', rel)
-        target = re.search(r'Target="([^"]+)"', rel)
-        if not (rtype and target) or not rtype.group(1).endswith(type_suffix) or 'TargetMode="External"' in rel:
-            continue
-        out.append(_join_part(folder, target.group(1)))
-    return out
-
-
-def _join_part(folder: str, target: str) -> str:
-    if target.startswith("/"):
-        return target.lstrip("/")
-    parts = folder.split("/") if folder else []
-    for piece in target.split("/"):
-        if piece == "..":
-            if parts:
-                parts.pop()
-        elif piece and piece != ".":
-            parts.append(piece)
-    return "/".join(parts)
-
-
-def _pillow_available() -> bool:
-    try:
-        import PIL  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def patch(data: bytes, reviews: list[Review], notices: list[str], file_name: str,
+          decisions: Decisions) -> bytes:
+    """The reviewed package of the .xlsx/.xlsm ``data``: see the module docstring."""
+    pkg = Package(data)
+    workbook = parse(pkg.get(pkg.workbook_part))
+    rels = pkg.rels(pkg.workbook_part)
+    style_rel = next((r for r in rels.of_type(RT["styles"]) if r.part), None)
+    styles_part = style_rel.part if style_rel else "xl/styles.xml"
+    if style_rel is None:
+        rels.add(RT["styles"], styles_part)
+        pkg.add_override(styles_part, "application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml")
+    book = _Book(pkg, workbook, Styles(pkg.get(styles_part)), styles_part)
+    book.styles.changed = style_rel is None or book.styles.changed
+    index = _remove_review_sheet(book)
+    book.sheets = {s.name: s for s in pkg.sheets(workbook)}
+    for name, ref in book.sheets.items():
+        if ref.part and pkg.rels(ref.part).of_type(RT["comments"]):
+            _clear_own_notes(book, name)
+    for review in reviews:
+        ws = book.sheet(review.evaluation.sheet)
+        if ws is None:
+            raise ValueError(f"工作表“{review.evaluation.sheet}”不在工作簿中")
+        _add_columns(book, ws, review, decisions)
+    _mark_findings(book, [f for r in reviews for f in r.findings])
+    _add_review_sheet(book, reviews, notices, file_name, index)
+    return book.finish()
 
 
 # --------------------------------------------------------------------------- a previous run
 
 
-def _clear_previous_review(wb: Workbook, ws, header_row: int) -> tuple[int | None, int | None]:
-    """Take off what an earlier run added, so a re-review replaces rather than duplicates.
+def _remove_review_sheet(book: _Book) -> int | None:
+    """Take off the 复核结果 sheet an earlier run added; return its position (the new one goes there)."""
+    pkg = book.pkg
+    for ref in pkg.sheets(book.workbook):
+        if ref.name != REVIEW_SHEET:
+            continue
+        sheets = book.workbook.find(f"{{{_ns(book.workbook)}}}sheets")
+        sheets.remove([el for el in sheets if isinstance(el.tag, str)][ref.index])
+        pkg.rels(pkg.workbook_part).remove(ref.rid)
+        if ref.part:
+            pkg.remove(ref.part)
+            from .ooxml import rels_name
 
-    Returns the index the old 复核结果 sheet had and the first column of the old added
-    columns (the new ones go to the same places), each None when there was none.
-    """
-    index = None
-    if REVIEW_SHEET in wb.sheetnames:
-        index = wb.sheetnames.index(REVIEW_SHEET)
-        del wb[REVIEW_SHEET]
-    start = _own_columns(ws, header_row)
-    if start:
-        _clear_columns(ws, start, start + len(ADDED_COLUMNS) + len(DECISION_COLUMNS) - 1)
-    for sheet in wb.worksheets:
-        _clear_own_comments(sheet)
-    return index, start
-
-
-def _own_columns(ws, header_row: int) -> int | None:
-    """The column where an earlier run put 目标值（解析）on the header row."""
-    for (row, col), cell in list(ws._cells.items()):
-        if row == header_row and cell.value == ADDED_HEADERS[0]:
-            return col
+            pkg.remove(rels_name(ref.part))
+        _app_titles(pkg, remove=REVIEW_SHEET)
+        return ref.index
     return None
 
 
-def _clear_columns(ws, first: int, last: int) -> None:
-    """Delete every cell (value, style, comment, link) and merge in columns first..last."""
-    for rng in list(ws.merged_cells.ranges):
-        if rng.min_col >= first and rng.max_col <= last:
-            ws.unmerge_cells(str(rng))
-    # ws._cells is the only way to delete cells without creating the empty ones in between.
-    for key in [k for k in ws._cells if first <= k[1] <= last]:
-        del ws._cells[key]
-    for dv in list(ws.data_validations.dataValidation):  # our 复核认定 dropdown
-        if dv.sqref.ranges and all(first <= r.min_col and r.max_col <= last for r in dv.sqref.ranges):
-            ws.data_validations.dataValidation.remove(dv)
-
-
-def _clear_own_comments(ws) -> None:
-    """Remove our comment text (and the severity fill that came with it) from every cell."""
-    ours = {f"00{c}" for c in SEVERITY_FILLS.values()} | {f"FF{c}" for c in SEVERITY_FILLS.values()}
-    for cell in list(ws._cells.values()):
-        comment = cell.comment
-        if comment is None or COMMENT_MARK not in comment.text:
+def _clear_own_notes(book: _Book, sheet: str) -> None:
+    """Remove our comment text, and the severity fill that came with it, from one sheet."""
+    ws = book.sheet(sheet)
+    ours = {book.styles.solid_fill(rgb) for rgb in SEVERITY_FILLS.values()}
+    for ref in book.notes_of(sheet).strip(COMMENT_MARK):
+        pos = split_ref(ref)
+        cell = ws.cell(*pos) if pos else None
+        if cell is None:
             continue
-        before = comment.text.split(COMMENT_MARK, 1)[0].rstrip()
-        cell.comment = Comment(before, comment.author or "") if before else None
-        if cell.fill is not None and cell.fill.fill_type == "solid" and str(cell.fill.fgColor.rgb).upper() in ours:
-            cell.fill = PatternFill(fill_type=None)
+        s = ws.style(cell)
+        if book.styles.xf_attr(s, "fillId") in ours:
+            cell.set("s", str(book.styles.without_fill(s, ours)))
+
+
+def _own_columns(book: _Book, ws: Worksheet, header_row: int) -> int | None:
+    """The column where an earlier run put 目标值（解析）on the header row."""
+    row = ws.row(header_row, create=False)
+    if row is None:
+        return None
+    sst = None
+    for col, cell in ws.cells(row):
+        if cell.get("t") == "s" and sst is None:
+            sst = book.pkg.shared_strings()
+        if ws.text(cell, sst or []) == ADDED_HEADERS[0]:
+            return col
+    return None
 
 
 # --------------------------------------------------------------------------- the added columns
 
 
-def _add_columns(ws, review: Review, first: int) -> None:
-    """Write the six review columns from column ``first`` on the indicator sheet."""
+def _add_columns(book: _Book, ws: Worksheet, review: Review, decisions: Decisions) -> None:
+    """Write the review and decision columns from the first free column on the indicator sheet."""
     ev = review.evaluation
+    first = _own_columns(book, ws, ev.header_row)
+    if first:
+        ws.remove_columns(first, first + len(ALL_COLUMNS) - 1)
+    else:
+        first = _first_free_column(book, ev.sheet, ws)
+    last = first + len(ALL_COLUMNS) - 1
     header = ws.cell(ev.header_row, ev.last_column)
-    header_rows = _row_span(ws, ev.header_row, ev.last_column)
-    for i, (title, width) in enumerate(ADDED_COLUMNS):
+    header_style = book.xf(ws.style(header), alignment={"wrapText": "1"}, keep_alignment=True, quote_prefix=False)
+    span = _row_span(ws, ev.header_row, ev.last_column)
+    for i, (title, width) in enumerate(ALL_COLUMNS):
         col = first + i
-        cell = ws.cell(ev.header_row, col)
-        put(cell, title)
-        _copy_look(header, cell, with_fill=True)
-        cell.alignment = _aligned(header.alignment, wrap=True)
-        if header_rows > 1:
-            ws.merge_cells(start_row=ev.header_row, start_column=col, end_row=ev.header_row + header_rows - 1, end_column=col)
-        ws.column_dimensions[get_column_letter(col)].width = _basis_width(review, width) if i == len(ADDED_COLUMNS) - 1 else width
-    rows, styles = [], {}
+        ws.put(ev.header_row, col, title, header_style)
+        for r in range(ev.header_row + 1, ev.header_row + span):
+            ws.put(r, col, None, header_style)
+        if span > 1:
+            ws.add_merge(ev.header_row, col, ev.header_row + span - 1, col)
+        if title == ADDED_HEADERS[-1]:
+            width = _basis_width(review, width)
+        ws.set_width(col, col, width)
+    rows = []
     for scored in review.scored:
         row = _row_of(scored.indicator.cell)
         if row:
-            _write_indicator_row(ws, row, first, scored, styles)
+            decision = _decision(decisions, ev.sheet, scored.indicator.cell)
+            _write_indicator_row(book, ws, row, first, scored, decision)
             rows.append(row)
     total_row = _row_of(ev.stated_total.cell) if _sheet_of(ev.stated_total.cell) == ev.sheet else None
     if total_row:
-        _write_total_row(ws, total_row, first, review, styles)
-        rows.append(total_row)
-    if rows:
-        _extend_print_area(ws, ev.header_row, max(rows), first + len(ADDED_COLUMNS) - 1)
+        _write_total_row(book, ws, total_row, first, review)
+    ind_rows = sorted(set(rows))
+    if ind_rows:
+        ws.add_list_validation(_sqref(first + len(ADDED_COLUMNS), ind_rows), DECISION_CHOICES,
+                               "复核认定：选择或填入认定的分数")
+    if rows or total_row:
+        _extend_print_area(book, ev.sheet, ev.header_row, max(rows + [total_row or 0]), last)
+    ws.widen_dimension(last)
+
+
+def _first_free_column(book: _Book, sheet: str, ws: Worksheet) -> int:
+    """Right of everything the sheet occupies, drawings included (a column appended under an
+    image or a chart would be hidden by it)."""
+    last = max(ws.last_used_column(), _drawing_last_column(book, sheet, ws), _tables_last_column(book, sheet))
+    return min(last, MAX_COL - len(ALL_COLUMNS)) + 1
+
+
+def _drawing_last_column(book: _Book, sheet: str, ws: Worksheet) -> int:
+    drawing = ws.child("drawing")
+    part = book.sheets[sheet].part
+    if drawing is None:
+        return 0
+    rel = book.pkg.rels(part).get(drawing.get(f"{{{NS['r']}}}id") or "")
+    data = book.pkg.get(rel.part) if rel and rel.part else None
+    if not data:
+        return 0
+    root = parse(data)
+    xdr = NS["xdr"]
+    widths, default = ws.widths(), ws.default_width()
+    out = 0
+    for anchor in root:
+        if not isinstance(anchor.tag, str):
+            continue
+        kind = etree.QName(anchor).localname
+        frm = anchor.find(f"{{{xdr}}}from")
+        if kind == "twoCellAnchor":
+            to = anchor.find(f"{{{xdr}}}to")
+            out = max(out, _int(to.findtext(f"{{{xdr}}}col"), 0) + 1 if to is not None else 0)
+        elif kind in ("oneCellAnchor", "absoluteAnchor"):
+            ext = anchor.find(f"{{{xdr}}}ext")
+            cx = _int(ext.get("cx"), 0) if ext is not None else 0
+            if kind == "oneCellAnchor" and frm is not None:
+                col0, off = _int(frm.findtext(f"{{{xdr}}}col"), 0), _int(frm.findtext(f"{{{xdr}}}colOff"), 0)
+            else:
+                pos = anchor.find(f"{{{xdr}}}pos")
+                col0, off = 0, _int(pos.get("x"), 0) if pos is not None else 0
+            out = max(out, _emu_to_last_col(widths, default, col0, off + cx))
+    return out
+
+
+def _tables_last_column(book: _Book, sheet: str) -> int:
+    part = book.sheets[sheet].part
+    out = 0
+    for rel in book.pkg.rels(part).of_type(RT["table"]):
+        data = book.pkg.get(rel.part) if rel.part else None
+        if data:
+            b = range_bounds(parse(data).get("ref") or "")
+            out = max(out, b[3] if b and b[3] < MAX_COL else 0)
+    return out
+
+
+def _emu_to_last_col(widths: dict[int, float], default: float, col0: int, emu: int) -> int:
+    """Walk the column widths from 0-based ``col0`` until ``emu`` are covered."""
+    col = col0 + 1
+    while col < MAX_COL:
+        col_emu = int((widths.get(col, default) * 7 + 5) * 9525)
+        if emu <= col_emu:
+            return col
+        emu -= col_emu
+        col += 1
+    return col
+
+
+def _decision(decisions: Decisions, sheet: str, cell: str) -> tuple[object, str]:
+    coord = _split_ref(cell)[1] if "!" in cell else cell
+    for key in ((sheet, cell), (sheet, coord), (sheet, f"{_quoted(sheet)}!{coord}")):
+        if key in decisions:
+            value, note = decisions[key]
+            return value, note or ""
+    return None, ""
+
+
+def _sqref(col: int, rows: list[int]) -> str:
+    """``N71:N80 N82:N90``: the rows as contiguous runs."""
+    runs, start, prev = [], rows[0], rows[0]
+    for r in rows[1:] + [None]:
+        if r is not None and r == prev + 1:
+            prev = r
+            continue
+        letter = col_letter(col)
+        runs.append(f"{letter}{start}" if start == prev else f"{letter}{start}:{letter}{prev}")
+        if r is not None:
+            start = prev = r
+    return " ".join(runs)
 
 
 def _basis_width(review: Review, minimum: float) -> float:
@@ -518,9 +583,11 @@ def _display_width(text: str) -> int:
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text or "")
 
 
-def _write_indicator_row(ws, row: int, first: int, scored: Scored, styles: dict) -> None:
+def _write_indicator_row(book: _Book, ws: Worksheet, row: int, first: int, scored: Scored,
+                         decision: tuple[object, str]) -> None:
     ind = scored.indicator
     self_score = ind.self_score.number
+    verdict, reason = decision
     values = (
         (scored.target.display or ind.target.text, None),
         (scored.actual.display or ind.actual.text, None),
@@ -528,213 +595,110 @@ def _write_indicator_row(ws, row: int, first: int, scored: Scored, styles: dict)
         (_float(scored.score), SCORE_FORMAT),
         (_float(scored.score - self_score) if self_score is not None else None, DIFF_FORMAT),
         (scored.basis, None),
+        (_float(verdict) if isinstance(verdict, (int, float, Decimal)) and not isinstance(verdict, bool)
+         else (str(verdict) if verdict not in (None, "") else None), SCORE_FORMAT),
+        (reason or None, None),
     )
-    _write_row(ws, row, first, values, ws.cell(row, _col_of(ind.self_score.cell) or first - 1), styles)
+    col = _col_of(ind.self_score.cell) or first - 1
+    _write_row(book, ws, row, first, values, ws.cell(row, col))
 
 
-def _write_total_row(ws, row: int, first: int, review: Review, styles: dict) -> None:
+def _write_total_row(book: _Book, ws: Worksheet, row: int, first: int, review: Review) -> None:
     stated = review.stated_total if review.stated_total is not None else review.self_total
     values = (
         (None, None), (None, None), (None, None),
         (_float(review.computed_total), SCORE_FORMAT),
         (_float(review.computed_total - stated), DIFF_FORMAT),
         ("规则总分：各指标规则得分之和", None),
+        (None, None), (None, None),
     )
-    _write_row(ws, row, first, values, ws.cell(row, review.evaluation.last_column), styles)
+    _write_row(book, ws, row, first, values, ws.cell(row, review.evaluation.last_column))
 
 
-def _write_row(ws, row: int, first: int, values, model_cell, styles: dict) -> None:
+_WRAPPED = {ADDED_HEADERS[-1], DECISION_HEADERS[-1]}
+_LEFT = {ADDED_HEADERS[0], ADDED_HEADERS[1], *_WRAPPED, DECISION_HEADERS[0]}
+
+
+def _write_row(book: _Book, ws: Worksheet, row: int, first: int, values, model_cell) -> None:
     """One row of the added columns, bordered and lettered like the form's own cell."""
+    model = ws.style(model_cell)
     for i, (value, fmt) in enumerate(values):
-        cell = ws.cell(row, first + i)
-        put(cell, value)
-        _style_like(cell, model_cell, i, fmt, i == len(values) - 1, styles)
+        title = ALL_COLUMNS[i][0]
+        text = isinstance(value, str)
+        style = book.xf(model, num_fmt=book.styles.num_fmt(fmt) if fmt and not text else 0, fill=0,
+                        alignment={"vertical": "center", "wrapText": "1" if title in _WRAPPED else None,
+                                   "horizontal": "left" if title in _LEFT else "right"},
+                        quote_prefix=text and value.startswith(FORMULA_START))
+        ws.put(row, first + i, value, style)
 
 
-def _style_like(cell, model_cell, index: int, fmt: str | None, last: bool, styles: dict) -> None:
-    """Font and border of ``model_cell``, plus the column's format and alignment.
-
-    Assigning style objects is slow in openpyxl (each one is searched for in the workbook's
-    style lists), so the first cell of each kind is styled the slow way and the rest copy
-    its style ids (``styles``: one dict per workbook, since the ids index its lists).
-    """
-    key = (tuple(model_cell._style or ()), index, fmt)  # a new cell's style is None
-    cached = styles.get(key)
-    if cached is not None:
-        cell._style = copy(cached)
-        return
-    _copy_look(model_cell, cell, with_fill=False)
-    if fmt:
-        cell.number_format = fmt
-    cell.alignment = Alignment(vertical="center", wrap_text=last, horizontal="left" if last or index < 2 else "right")
-    styles[key] = copy(cell._style)
-
-
-def _copy_look(src, dst, with_fill: bool) -> None:
-    dst.font = copy(src.font)
-    dst.border = copy(src.border)
-    if with_fill:
-        dst.fill = copy(src.fill)
-
-
-def _aligned(alignment: Alignment, wrap: bool) -> Alignment:
-    a = copy(alignment)
-    a.wrap_text = wrap
-    return a
-
-
-def _row_span(ws, row: int, col: int) -> int:
+def _row_span(ws: Worksheet, row: int, col: int) -> int:
     """How many rows the merge holding (row, col) covers (1 when not merged)."""
-    for rng in ws.merged_cells.ranges:
-        if rng.min_row == row and rng.min_col <= col <= rng.max_col:
-            return rng.max_row - rng.min_row + 1
+    for r1, c1, r2, c2 in ws.merges():
+        if r1 == row and c1 <= col <= c2:
+            return r2 - r1 + 1
     return 1
 
 
-def _extend_print_area(ws, first_row: int, last_row: int, last_col: int) -> None:
+def _extend_print_area(book: _Book, sheet: str, first_row: int, last_row: int, last_col: int) -> None:
     """Widen a print area that covers the indicator table so the new columns print too."""
-    area = ws.print_area
-    if not area:
-        return
-    ranges = PrintArea.from_string(area).ranges
-    for rng in ranges:
-        if rng.min_row <= last_row and rng.max_row >= first_row and rng.max_col < last_col:
-            rng.expand(right=last_col - rng.max_col)
-    ws.print_area = [r.coord for r in ranges]
-
-
-def last_used_column(ws) -> int:
-    """The rightmost column anything occupies: cells, merges, validations, conditional
-    formats, tables, the autofilter, images and charts. ``ws.max_column`` counts cells only,
-    so columns appended after it could land under a validation or an image.
-
-    Ranges reaching the sheet's last column (whole-row formats such as ``A1:XFD1``) apply
-    to any column we add, so they do not push the new columns anywhere.
-    """
-    cols = [ws.max_column if ws._cells else 0]
-    ranges = list(ws.merged_cells.ranges)
-    for dv in ws.data_validations.dataValidation:
-        ranges += dv.sqref.ranges
-    for cf in ws.conditional_formatting:
-        ranges += cf.sqref.ranges
-    cols += [r.max_col for r in ranges if r.max_col < MAX_COLUMN]
-    for ref in [t.ref for t in ws.tables.values()] + ([ws.auto_filter.ref] if ws.auto_filter.ref else []):
-        cols.append(range_boundaries(ref)[2])
-    for obj in [*ws._images, *ws._charts]:
-        cols.append(_anchor_last_col(ws, obj))
-    return max(c for c in cols if c and c < MAX_COLUMN) if any(cols) else 0
-
-
-def _anchor_last_col(ws, obj) -> int:
-    """The last (1-based) column a drawing object reaches."""
-    anchor = obj.anchor
-    if isinstance(anchor, str):  # added in this session, not yet positioned by openpyxl
-        col = column_index_from_string(coordinate_from_string(anchor)[0]) - 1
-        width = getattr(obj, "width", 0) or 0
-        return _emu_to_last_col(ws, col, 0, int(width * 9525))
-    kind = type(anchor).__name__
-    if kind == "TwoCellAnchor":
-        return anchor.to.col + 1
-    if kind == "OneCellAnchor":
-        return _emu_to_last_col(ws, anchor._from.col, anchor._from.colOff, anchor.ext.width)
-    if kind == "AbsoluteAnchor":
-        return _emu_to_last_col(ws, 0, anchor.pos.x, anchor.ext.width)
-    return 0
-
-
-def _emu_to_last_col(ws, col0: int, offset: int, width: int) -> int:
-    """Walk the column widths from 0-based ``col0`` until ``offset + width`` EMU are covered."""
-    widths = {}
-    for dim in ws.column_dimensions.values():
-        if dim.width and dim.min and dim.max:
-            for c in range(dim.min, min(dim.max, dim.min + 1000) + 1):
-                widths[c] = dim.width
-    default = ws.sheet_format.defaultColWidth or (ws.sheet_format.baseColWidth or 8) + 0.43
-    remaining = (offset or 0) + (width or 0)
-    col = col0 + 1
-    while col < 16384:
-        col_emu = int((widths.get(col, default) * 7 + 5) * 9525)
-        if remaining <= col_emu:
-            return col
-        remaining -= col_emu
-        col += 1
-    return col
-
-
-def _add_decision_columns(ws, review: Review, first: int, decisions: dict) -> None:
-    """复核认定 (dropdown; a typed number is accepted too) and 复核说明, pre-filled from ``decisions``."""
-    from openpyxl.worksheet.datavalidation import DataValidation
-
-    ev = review.evaluation
-    header = ws.cell(ev.header_row, ev.last_column)
-    for i, (title, width) in enumerate(DECISION_COLUMNS):
-        cell = ws.cell(ev.header_row, first + i)
-        put(cell, title)
-        _copy_look(header, cell, with_fill=True)
-        cell.alignment = _aligned(header.alignment, wrap=True)
-        ws.column_dimensions[get_column_letter(first + i)].width = width
-    rows = [r for r in (_row_of(s.indicator.cell) for s in review.scored) if r]
-    for s in review.scored:
-        row = _row_of(s.indicator.cell)
-        got = decisions.get((ev.sheet, s.indicator.cell)) or decisions.get(s.indicator.cell)
-        if row and got:
-            for i, value in enumerate(got[:2]):
-                put(ws.cell(row, first + i), value if value not in ("", None) else None)
-    if rows:
-        letter = get_column_letter(first)
-        dv = DataValidation(type="list", formula1='"' + ",".join(DECISION_CHOICES) + '"', allow_blank=True,
-                            showErrorMessage=False, promptTitle="复核认定",
-                            prompt="采纳规则得分 / 维持自评分，或直接填写认定的分数；留空为未认定")
-        dv.add(f"{letter}{min(rows)}:{letter}{max(rows)}")
-        ws.add_data_validation(dv)
+    index = book.sheets[sheet].index
+    names = book.workbook.find(f"{{{_ns(book.workbook)}}}definedNames")
+    for dn in names if names is not None else []:
+        if not isinstance(dn.tag, str) or dn.get("name") != "_xlnm.Print_Area" or dn.get("localSheetId") != str(index):
+            continue
+        parts = []
+        for piece in (dn.text or "").split(","):
+            where, _, rng = piece.rpartition("!")
+            b = range_bounds(rng)
+            if b and b[0] <= last_row and b[2] >= first_row and b[3] < last_col:
+                rng = f"${col_letter(b[1])}${b[0]}:${col_letter(last_col)}${b[2]}"
+            parts.append(f"{where}!{rng}" if where else rng)
+        dn.text = ",".join(parts)
 
 
 # --------------------------------------------------------------------------- findings on cells
 
 
-def _mark_findings(wb: Workbook, findings: tuple[Finding, ...]) -> None:
+def _mark_findings(book: _Book, findings: list[Finding]) -> None:
     """Fill each finding's cell by its worst severity and comment it with all its messages."""
     by_cell: dict[tuple[str, str], list[Finding]] = {}
     for f in findings:
-        loc = _locate(wb, f.cell)
+        loc = _locate(book, f.cell)
         if loc:
             by_cell.setdefault(loc, []).append(f)
     for (sheet, coord), found in by_cell.items():
-        cell = wb[sheet][coord]
-        if isinstance(cell, MergedCell):
-            continue  # overlapping merges (a damaged file): no writable anchor; 复核结果 still lists it
+        ws = book.sheet(sheet)
+        row, col = split_ref(coord)
         worst = _by_severity(found)[0]
         colour = SEVERITY_FILLS.get(worst.severity)
+        cell = ws.cell(row, col)
         if colour:
-            cell.fill = PatternFill(fill_type="solid", fgColor=colour, bgColor=colour)
-        _comment(cell, found)
+            style = book.xf(ws.style(cell), fill=book.styles.solid_fill(colour))
+            if cell is None:
+                ws.put(row, col, None, style)
+            else:
+                cell.set("s", str(style))
+        lines = [f"[{SEVERITY_NAMES.get(f.severity, f.severity)}] {clean_text(f.message)}" for f in found]
+        book.notes_of(sheet).add(coord, COMMENT_MARK + "\n" + "\n".join(lines), COMMENT_AUTHOR)
 
 
-def _comment(cell, found: list[Finding]) -> None:
-    lines = [f"[{SEVERITY_NAMES.get(f.severity, f.severity)}] {f.message}" for f in found]
-    ours = COMMENT_MARK + "\n" + "\n".join(lines)
-    old = cell.comment
-    text = f"{old.text.rstrip()}\n\n{ours}" if old is not None and old.text.strip() else ours
-    author = old.author if old is not None and old.author else COMMENT_AUTHOR
-    height = min(60 + 18 * sum(1 + len(line) // 22 for line in text.split("\n")), 600)
-    cell.comment = Comment(text, author, height=height, width=320)
-
-
-def _locate(wb: Workbook, ref: str) -> tuple[str, str] | None:
+def _locate(book: _Book, ref: str) -> tuple[str, str] | None:
     """(sheet, anchor coordinate) of a finding's ``自评表!G14`` (merged cells -> their anchor)."""
     sheet, coord = _split_ref(ref)
-    if not sheet or sheet not in wb.sheetnames or sheet == REVIEW_SHEET:
+    if not sheet or sheet not in book.sheets or sheet == REVIEW_SHEET:
         return None
-    try:
-        col, row = coordinate_from_string(coord.split(":")[0].replace("$", ""))
-    except ValueError:
+    pos = split_ref(coord.split(":")[0])
+    ws = book.sheet(sheet)
+    if pos is None or ws is None:
         return None
-    ws = wb[sheet]
-    col_idx = column_index_from_string(col)
-    for rng in ws.merged_cells.ranges:
-        if rng.min_row <= row <= rng.max_row and rng.min_col <= col_idx <= rng.max_col:
-            return sheet, f"{get_column_letter(rng.min_col)}{rng.min_row}"
-    return sheet, f"{col}{row}"
+    row, col = pos
+    hits = [(r1, c1) for r1, c1, r2, c2 in ws.merges() if r1 <= row <= r2 and c1 <= col <= c2]
+    if len(hits) > 1:
+        return None  # overlapping merges (a damaged file): no writable anchor; 复核结果 still lists it
+    if hits:
+        row, col = hits[0]
+    return sheet, f"{col_letter(col)}{row}"
 
 
 def _split_ref(ref: str) -> tuple[str, str]:
@@ -747,19 +711,21 @@ def _split_ref(ref: str) -> tuple[str, str]:
 
 
 def _row_of(ref: str) -> int | None:
-    _, coord = _split_ref(ref)
-    m = re.fullmatch(r"\$?[A-Z]{1,3}\$?(\d+)", coord or "")
-    return int(m.group(1)) if m else None
+    pos = split_ref(_split_ref(ref)[1])
+    return pos[0] if pos else None
 
 
 def _col_of(ref: str) -> int | None:
-    _, coord = _split_ref(ref)
-    m = re.fullmatch(r"\$?([A-Z]{1,3})\$?\d+", coord or "")
-    return column_index_from_string(m.group(1)) if m else None
+    pos = split_ref(_split_ref(ref)[1])
+    return pos[1] if pos else None
 
 
 def _sheet_of(ref: str) -> str:
     return _split_ref(ref)[0]
+
+
+def _quoted(sheet: str) -> str:
+    return "'" + sheet.replace("'", "''") + "'"
 
 
 # --------------------------------------------------------------------------- 复核结果
@@ -769,22 +735,36 @@ REVIEW_WIDTHS = (26, 24, 12, 16, 80)  # A..E of 复核结果; E holds the long t
 LINE_HEIGHT = 15  # points per wrapped line at the default 11 pt
 
 
-@dataclass
-class _Sheet:
-    """A cursor over the 复核结果 sheet: one call per line, so the layout reads top to bottom."""
+@dataclass(frozen=True)
+class _Look:
+    bold: bool = False
+    size: float | None = None
+    fmt: str | None = None
+    horizontal: str | None = None
+    wrap: bool = False
+    indent: int | None = None
+    link: bool = False
 
-    ws: object
-    row: int = 1
+
+class _ReviewSheet:
+    """The 复核结果 sheet as cells, merges, heights and links; a cursor adds one line per call,
+    so the layout reads top to bottom; ``xml`` renders it with formats from the workbook."""
+
+    def __init__(self, book: _Book):
+        self.book = book
+        self.row = 1
+        self.cells: dict[tuple[int, int], tuple[object, _Look]] = {}
+        self.merges: list[tuple[int, int, int, int]] = []
+        self.heights: dict[int, float] = {}
+        self.links: list[tuple[str, str, str]] = []
+        self._styles: dict[tuple, int] = {}
+
+    def set(self, row: int, col: int, value, look: _Look = _Look()) -> None:
+        self.cells[(row, col)] = (value, look)
 
     def line(self, *values, fmt: dict[int, str] | None = None, bold: bool = False) -> int:
         for i, value in enumerate(values, start=1):
-            cell = self.ws.cell(self.row, i)
-            put(cell, value)
-            if fmt and i in fmt:
-                cell.number_format = fmt[i]
-            if bold:
-                cell.font = Font(bold=True)
-            cell.alignment = Alignment(vertical="top")
+            self.set(self.row, i, value, _Look(bold=bold, fmt=(fmt or {}).get(i)))
         self.row += 1
         return self.row - 1
 
@@ -796,39 +776,82 @@ class _Sheet:
         """
         row = self.line(label, value) if first_col == 2 else self.line(value)
         if isinstance(label, int):
-            self.ws.cell(row, 1).alignment = Alignment(vertical="top", horizontal="center")
-        cell = self.ws.cell(row, first_col)
+            self.set(row, 1, label, _Look(horizontal="center"))
+        self.set(row, first_col, value, _Look(wrap=True))
         if first_col < 5:
-            self.ws.merge_cells(start_row=row, start_column=first_col, end_row=row, end_column=5)
-        cell.alignment = Alignment(vertical="top", wrap_text=True)
+            self.merges.append((row, first_col, row, 5))
         self.fit(row, value, sum(REVIEW_WIDTHS[first_col - 1:]))
         return row
 
     def fit(self, row: int, value: str, width: float) -> None:
         lines = sum(max(1, -(-_display_width(part) // int(width - 1))) for part in str(value).split("\n"))
         if lines > 1:
-            self.ws.row_dimensions[row].height = LINE_HEIGHT * lines + 2
+            self.heights[row] = LINE_HEIGHT * lines + 2
 
     def gap(self) -> None:
         self.row += 1
 
+    def _style(self, look: _Look, value) -> int:
+        key = (look, isinstance(value, str) and value.startswith(FORMULA_START), isinstance(value, str))
+        if key not in self._styles:
+            self._styles[key] = self._new_style(look, value)
+        return self._styles[key]
 
-def _add_review_sheet(wb: Workbook, reviews: list[Review], notices: list[str], file_name: str, index: int | None) -> None:
-    ws = wb.create_sheet(REVIEW_SHEET, index)
-    for i, width in enumerate(REVIEW_WIDTHS, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = width
-    print_a4_one_page_wide(ws, "landscape")
-    out = _Sheet(ws)
+    def _new_style(self, look: _Look, value) -> int:
+        styles = self.book.styles
+        font = None
+        if look.bold or look.size:
+            font = styles.font(0, bold=True if look.bold else None, size=look.size)
+        if look.link:
+            font = styles.font(0, color=LINK_COLOR, underline=True)
+        text = isinstance(value, str)
+        return self.book.xf(0, num_fmt=styles.num_fmt(look.fmt) if look.fmt and not text else None, font=font,
+                            alignment={"vertical": "top", "horizontal": look.horizontal,
+                                       "wrapText": "1" if look.wrap else None, "indent": look.indent},
+                            quote_prefix=text and value.startswith(FORMULA_START))
+
+    def xml(self, ns: str) -> bytes:
+        ws = Worksheet(f'<worksheet xmlns="{ns}" xmlns:r="{NS["r"]}"><sheetData/></worksheet>'.encode())
+        pr = etree.Element(ws.q("sheetPr"))
+        etree.SubElement(pr, ws.q("pageSetUpPr"), fitToPage="1")
+        ws.insert(pr)
+        for i, width in enumerate(REVIEW_WIDTHS, start=1):
+            ws.set_width(i, i, width)
+        for (row, col) in sorted(self.cells):
+            value, look = self.cells[(row, col)]
+            if value is None and look == _Look():
+                continue
+            ws.put(row, col, value, self._style(look, value))
+        for row, height in self.heights.items():
+            el = ws.row(row)
+            el.set("ht", str(height))
+            el.set("customHeight", "1")
+        for r1, c1, r2, c2 in self.merges:
+            ws.add_merge(r1, c1, r2, c2)
+        if self.links:
+            links = ws.insert(etree.Element(ws.q("hyperlinks")))
+            for ref, location, display in self.links:
+                etree.SubElement(links, ws.q("hyperlink"), ref=ref, location=location, display=display)
+        ws.insert(etree.Element(ws.q("pageMargins"), left="0.7", right="0.7", top="0.75", bottom="0.75",
+                                header="0.3", footer="0.3"))
+        ws.insert(etree.Element(ws.q("pageSetup"), paperSize="9", orientation="landscape", fitToWidth="1",
+                                fitToHeight="0"))
+        return ws.to_bytes()
+
+
+def _add_review_sheet(book: _Book, reviews: list[Review], notices: list[str], file_name: str,
+                      index: int | None) -> None:
+    out = _ReviewSheet(book)
     out.line("绩效自评复核结果")
-    ws.cell(1, 1).font = Font(bold=True, size=14)
+    out.set(1, 1, "绩效自评复核结果", _Look(bold=True, size=14))
     profiles = "、".join(dict.fromkeys(r.profile for r in reviews))
-    several = f"本工作簿有 {len(reviews)} 个项目（每个工作表一个），以下逐一列出。" if len(reviews) > 1 else ""
-    out.text(1, f"按评分规则 {profiles} 自动复核生成。{several}原表内容未改动：有问题的单元格已按级别着色（红色错误、黄色警告、"
-                "蓝色提示）并附批注；指标表右侧新增的列是解析后的目标值和实际值、完成率、按规则的得分及依据。")
-    for k, review in enumerate(reviews, start=1):
+    out.text(1, f"按评分规则 {profiles} 自动复核生成。原表内容未改动：有问题的单元格已按级别着色（红色错误、黄色警告、"
+                "蓝色提示）并附批注；指标表右侧新增的列是解析后的目标值和实际值、完成率、按规则的得分及依据，"
+                "“复核认定”“复核说明”两列供复核人填写（认定可选“采纳规则得分”“维持自评分”或直接填分数）。")
+    for n, review in enumerate(reviews, start=1):
         out.gap()
         if len(reviews) > 1:
-            out.line(f"项目 {k}：工作表“{review.evaluation.sheet}”", bold=True)
+            out.line(f"项目 {n}：工作表“{review.evaluation.sheet}”", bold=True)
         _summary(out, review, file_name)
         out.gap()
         _categories(out, review)
@@ -839,9 +862,24 @@ def _add_review_sheet(wb: Workbook, reviews: list[Review], notices: list[str], f
         out.line("注意", bold=True)
         for i, text in enumerate(notices, start=1):
             out.text(2, text, label=i)
+    pkg = book.pkg
+    part = pkg.free_name("xl/worksheets/sheet%d.xml")
+    pkg.put(part, out.xml(_ns(book.workbook)))
+    pkg.add_override(part, CT["worksheet"])
+    rid = pkg.rels(pkg.workbook_part).add(RT["worksheet"], part)
+    sheets = book.workbook.find(f"{{{_ns(book.workbook)}}}sheets")
+    present = [s for s in sheets if isinstance(s.tag, str)]
+    ids = [_int(s.get("sheetId"), 0) for s in present]
+    el = etree.Element(f"{{{_ns(book.workbook)}}}sheet", name=REVIEW_SHEET, sheetId=str(max(ids + [0]) + 1))
+    el.set(f"{{{NS['r']}}}id", rid)
+    if index is None or index >= len(present):
+        sheets.append(el)
+    else:
+        present[index].addprevious(el)
+    _app_titles(pkg, add=REVIEW_SHEET, position=index)
 
 
-def _summary(out: _Sheet, review: Review, file_name: str) -> None:
+def _summary(out: _ReviewSheet, review: Review, file_name: str) -> None:
     ev = review.evaluation
     stated = review.stated_total
     base = stated if stated is not None else review.self_total
@@ -856,15 +894,16 @@ def _summary(out: _Sheet, review: Review, file_name: str) -> None:
     out.line("差异（规则总分−自评总分）", _float(review.computed_total - base), fmt={2: DIFF_FORMAT})
 
 
-def _categories(out: _Sheet, review: Review) -> None:
+def _categories(out: _ReviewSheet, review: Review) -> None:
     out.line("类别", "分值", "权重合计", "自评", "规则", bold=True)
     fmt = {2: SCORE_FORMAT, 3: SCORE_FORMAT, 4: SCORE_FORMAT, 5: SCORE_FORMAT}
     for c in review.categories:
         row = out.line(c.name, _float(c.points), _float(c.weight_sum), _float(c.self), _float(c.computed), fmt=fmt)
-        out.ws.cell(row, 5).alignment = Alignment(horizontal="left", indent=2)  # column E is the wide 说明 column
+        # column E is the wide 说明 column
+        out.set(row, 5, _float(c.computed), _Look(fmt=SCORE_FORMAT, horizontal="left", indent=2))
 
 
-def _findings(out: _Sheet, review: Review) -> None:
+def _findings(out: _ReviewSheet, review: Review) -> None:
     counts = review.severity_counts()
     summary = "，".join(f"{SEVERITY_NAMES[s]} {counts.get(s, 0)}" for s in SEVERITY_ORDER)
     out.line(f"复核发现 {len(review.findings)} 条：{summary}", bold=True)
@@ -874,14 +913,13 @@ def _findings(out: _Sheet, review: Review) -> None:
     out.line("序号", "代码", "级别", "单元格", "说明", bold=True)
     for i, f in enumerate(_by_severity(review.findings), start=1):
         row = out.line(i, f.code, SEVERITY_NAMES.get(f.severity, f.severity), f.cell, f.message)
-        out.ws.cell(row, 1).alignment = Alignment(vertical="top", horizontal="center")
-        out.ws.cell(row, 5).alignment = Alignment(vertical="top", wrap_text=True)
+        out.set(row, 1, i, _Look(horizontal="center"))
+        out.set(row, 5, f.message, _Look(wrap=True))
         out.fit(row, f.message, REVIEW_WIDTHS[4])
         link = _link_location(f.cell)
         if link:
-            cell = out.ws.cell(row, 4)
-            cell.hyperlink = Hyperlink(ref=cell.coordinate, location=link, display=f.cell)
-            cell.font = LINK_FONT
+            out.set(row, 4, f.cell, _Look(link=True))
+            out.links.append((f"D{row}", link, f.cell))
 
 
 def _by_severity(findings) -> list[Finding]:
@@ -895,12 +933,69 @@ def _link_location(ref: str) -> str | None:
     sheet, coord = _split_ref(ref)
     if not sheet or not coord:
         return None
-    quoted = sheet.replace("'", "''")
-    return f"'{quoted}'!{coord}"
+    return f"{_quoted(sheet)}!{coord}"
 
 
-# --------------------------------------------------------------------------- cells
+# --------------------------------------------------------------------------- docProps/app.xml
+
+
+def _app_titles(pkg: Package, add: str | None = None, remove: str | None = None, position: int | None = None) -> None:
+    """Keep the sheet titles in docProps/app.xml true (TitlesOfParts + the worksheet count in
+    HeadingPairs); a file without them is left alone."""
+    rel = next((r for r in pkg.rels("").of_type(RT["extendedProperties"]) if r.part), None)
+    part = rel.part if rel else "docProps/app.xml"
+    data = pkg.get(part)
+    if not data:
+        return
+    root = parse(data)
+    ep, vt = NS["ep"], NS["vt"]
+    titles = root.find(f"{{{ep}}}TitlesOfParts/{{{vt}}}vector")
+    pairs = root.find(f"{{{ep}}}HeadingPairs/{{{vt}}}vector")
+    if titles is None or pairs is None:
+        return
+    variants = list(pairs)
+    if len(variants) < 2:
+        return
+    label, count = variants[0].find(f"{{{vt}}}lpstr"), variants[1].find(f"{{{vt}}}i4")
+    if label is None or count is None or label.text not in ("Worksheets", "工作表"):
+        return
+    n = _int(count.text, 0)
+    items = list(titles)
+    if remove is not None:
+        hit = next((el for el in items[:n] if el.text == remove), None)
+        if hit is None:
+            return
+        titles.remove(hit)
+        n -= 1
+    if add is not None:
+        el = etree.Element(f"{{{vt}}}lpstr")
+        el.text = add
+        pos = n if position is None else min(position, n)  # among the worksheet titles, before named ranges
+        current = list(titles)
+        if pos < len(current):
+            current[pos].addprevious(el)
+        else:
+            titles.append(el)
+        n += 1
+    count.text = str(n)
+    titles.set("size", str(len(titles)))
+    pkg.put(part, serialize(root))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _ns(el) -> str:
+    return etree.QName(el).namespace or NS["main"]
+
+
+def _int(text, default: int) -> int:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return default
 
 
 def _float(x: Decimal | None) -> float | None:
     return float(x) if x is not None else None
+

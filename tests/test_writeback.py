@@ -22,6 +22,7 @@ from selfeval_xl.review import review_file
 from selfeval_xl.writeback import (
     ADDED_HEADERS,
     COMMENT_MARK,
+    DECISION_HEADERS,
     REVIEW_SHEET,
     SEVERITY_FILLS,
     openpyxl_losses,
@@ -183,16 +184,17 @@ def test_source_is_never_overwritten(sample):
 
 
 def test_failed_write_leaves_no_file(sample, monkeypatch):
-    from openpyxl.workbook.workbook import Workbook
+    real = Path.write_bytes
 
-    def half_written(self, filename):
-        Path(filename).write_bytes(b"PK\x03\x04 half a workbook")
+    def half_written(self, data):
+        real(self, data[:100])
         raise OSError("disk full")
 
-    monkeypatch.setattr(Workbook, "save", half_written)
+    review = review_file(sample)
+    monkeypatch.setattr(Path, "write_bytes", half_written)
     target = sample.parent / "out" / reviewed_name(sample)
     with pytest.raises(OSError):
-        write_reviewed(review_file(sample), sample, target)
+        write_reviewed(review, sample, target)
     assert list(target.parent.iterdir()) == []
 
 
@@ -205,7 +207,7 @@ def test_review_of_reviewed_replaces(sample, tmp_path):
     assert second.name == first.name
     a, b = load_workbook(first), load_workbook(second)
     assert a.sheetnames == b.sheetnames and b.sheetnames.count(REVIEW_SHEET) == 1
-    assert a["自评表"].max_column == b["自评表"].max_column == 15  # 7 form columns + 6 review + 2 decision columns
+    assert a["自评表"].max_column == b["自评表"].max_column == 7 + len(ADDED_HEADERS) + len(DECISION_HEADERS) == 15
     assert [c.value for c in b["自评表"][70]] == [c.value for c in a["自评表"][70]]
     row = _row_of(b["自评表"], SECOND_PLACE)
     g = b["自评表"].cell(row, 7)
@@ -283,8 +285,11 @@ def test_preservation(sample, tmp_path):
     out = _write(sample, tmp_path / "out")
     wb2 = load_workbook(out)
     ws2 = wb2["自评表"]
-    assert [str(d.sqref) for d in ws2.data_validations.dataValidation] == ["I71:I162", "T71:T162"]  # the form's own, then our 复核认定 dropdown
-    assert ws2.data_validations.dataValidation[0].formula1 == '"是,否"'
+    theirs, ours = ws2.data_validations.dataValidation
+    assert (str(theirs.sqref), theirs.formula1) == ("I71:I162", '"是,否"')
+    decision_col = _header_col(ws2) + len(ADDED_HEADERS)
+    assert str(ours.sqref).startswith(f"{ws2.cell(1, decision_col).column_letter}71")
+    assert ours.formula1 == '"采纳规则得分,维持自评分"' and not ours.showErrorMessage  # a typed score is accepted
     assert [str(cf.sqref) for cf in ws2.conditional_formatting] == ["J71:J162"]
     assert len(ws2._images) == 1
     with zipfile.ZipFile(out) as zf:
@@ -300,7 +305,7 @@ def test_preservation(sample, tmp_path):
     first = _header_col(ws2)
     image_col = ws2._images[0].anchor._from.col + 1
     assert first > max(9, 10, image_col), (first, image_col)
-    last = first + len(ADDED_HEADERS) - 1
+    last = first + len(ADDED_HEADERS) + len(DECISION_HEADERS) - 1
     assert ws2.print_area == f"'自评表'!$A$1:${ws2.cell(1, last).column_letter}$164"
 
 
@@ -365,8 +370,33 @@ def test_losses_are_reported(sample, tmp_path):
     joined = "\n".join(notes)
     assert "迷你图" in joined and "文本框或形状 1 个" in joined and "公式" in joined, joined
     out = _write(src, tmp_path / "out")
-    written = "\n".join(_notes(load_workbook(out)[REVIEW_SHEET]))
-    assert "迷你图" in written and "文本框" in written and "1 个公式" in written
+    # the patch writer keeps all of it: nothing to report on 复核结果, the parts come back as they were
+    assert _notes_or_empty(load_workbook(out)[REVIEW_SHEET]) == []
+    with zipfile.ZipFile(src) as a, zipfile.ZipFile(out) as b:
+        assert b.read("xl/drawings/drawing1.xml") == a.read("xl/drawings/drawing1.xml")
+        assert b"x14:sparklineGroups" in b.read(sources._sheet_parts(b)["自评表"])
+        assert b.read(sources._sheet_parts(b)["项目基本情况"]) == a.read(sources._sheet_parts(a)["项目基本情况"])
+
+
+def test_detector_ignores_extension_formulas_and_pointers(sample, tmp_path):
+    """<xm:f> inside an x14 extension is not a cell formula; <x14:id> in a cfRule only points
+    at the x14 conditional format (reported once, as such), it is not unknown content."""
+    cf = (b'<conditionalFormatting sqref="E71:E80"><cfRule type="dataBar" priority="1"><dataBar><cfvo type="min"/>'
+          b'<cfvo type="max"/><color rgb="FF638EC6"/></dataBar><extLst><ext uri="{B025F937-C7B1-47D3-B67F-A62EFF666E3E}" '
+          b'xmlns:x14="http://schemas.microsoft.com/office/spreadsheetml/2009/9/main"><x14:id>{00000000-0000-0000-0000-000000000001}</x14:id>'
+          b'</ext></extLst></cfRule></conditionalFormatting>')
+    src = _with_textbox_and_sparklines(sample, tmp_path / "shapes.xlsx")
+    dst = tmp_path / "cf.xlsx"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        part = sources._sheet_parts(zin)["自评表"]
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == part:
+                data = data.replace(b"<printOptions", cf + b"<printOptions", 1)
+            zout.writestr(item, data)
+    joined = "\n".join(openpyxl_losses(dst.read_bytes()))
+    assert "公式" not in joined, joined  # the sparkline's <xm:f> is not a formula
+    assert "其他 Excel 扩展内容（id）" not in joined and "迷你图" in joined, joined
 
 
 def test_nothing_reported_for_the_plain_sample(sample):
@@ -422,10 +452,34 @@ def _with_bad_number(src: Path, dst: Path) -> Path:
     return dst
 
 
-def test_unloadable_by_openpyxl_is_rebuilt(sample, tmp_path):
+def test_unloadable_by_openpyxl_is_patched(sample, tmp_path):
+    """What openpyxl refuses to load (it used to force a rebuild from values) is simply kept:
+    the sheet part comes back as it was, with our columns and notes on the form sheet."""
     src = _with_bad_number(sample, tmp_path / "坏数字.xlsx")
     with pytest.raises(Exception):
         load_workbook(src)
+    out = _write(src, tmp_path / "out")
+    with zipfile.ZipFile(src) as a, zipfile.ZipFile(out) as b:
+        part = sources._sheet_parts(a)["项目基本情况"]
+        assert b.read(part) == a.read(part) and b"<v>NaN</v>" in b.read(part)
+    grids = {g.name: g for g in sources.load_grids(out)}
+    form = grids["自评表"]
+    row = next(r for (r, c), v in form.cells.items() if v == SECOND_PLACE)
+    assert form.cells[(70, 8)] == ADDED_HEADERS[0] and form.cells[(row, 11)] == pytest.approx(0.67)
+    assert "按单元格的值重建" not in "".join(str(v) for v in grids[REVIEW_SHEET].cells.values())
+    assert "<f>" not in _sheet_xml(out, "自评表")
+
+
+def test_unpatchable_is_rebuilt(sample, tmp_path):
+    """A part the patch writer must edit that is not well-formed XML (here styles.xml; calamine
+    still reads the values) falls back to a workbook rebuilt from the values, and says so."""
+    src = tmp_path / "坏样式.xlsx"
+    with zipfile.ZipFile(sample) as zin, zipfile.ZipFile(src, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/styles.xml":
+                data = data.replace(b"</styleSheet>", b"<unclosed></styleSheet>")
+            zout.writestr(item, data)
     out = _write(src, tmp_path / "out")
     wb = load_workbook(out)
     assert any("按单元格的值重建" in n for n in _notes(wb[REVIEW_SHEET]))
@@ -433,7 +487,6 @@ def test_unloadable_by_openpyxl_is_rebuilt(sample, tmp_path):
     row = _row_of(ws, SECOND_PLACE)
     assert _header_col(ws) == 8 and ws.cell(row, 11).value == pytest.approx(0.67)
     assert "0.67" in ws.cell(row, 7).comment.text
-    assert "<f>" not in _sheet_xml(out, "自评表")
 
 
 def test_unloadable_xlsm_keeps_macros(sample, tmp_path):
@@ -442,7 +495,7 @@ def test_unloadable_xlsm_keeps_macros(sample, tmp_path):
     with zipfile.ZipFile(out) as zf:
         assert zf.read("xl/vbaProject.bin") == VBA_BYTES
         assert "macroEnabled" in zf.read("[Content_Types].xml").decode()
-    assert REVIEW_SHEET in load_workbook(out, keep_vba=True).sheetnames
+    assert REVIEW_SHEET in [g.name for g in sources.load_grids(out)]
 
 
 # --------------------------------------------------------------------------- converted formats
@@ -504,7 +557,7 @@ def test_libreoffice_reads_the_reviewed_sample(sample, tmp_path):
     budget = next(r for r in rows if r.startswith(",,预算执行率,"))
     assert "99.9%" in budget.split(",")[9]
     header = next(r for r in rows if "目标值（解析）" in r)
-    assert header.split(",")[7:] == [*ADDED_HEADERS, "复核认定", "复核说明"]
+    assert header.split(",")[7:] == list(ADDED_HEADERS + DECISION_HEADERS)
 
 
 def _csv_of_first_sheet(path: Path, outdir: Path) -> str:
