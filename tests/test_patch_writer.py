@@ -253,8 +253,8 @@ def test_two_forms_in_one_workbook(sample, tmp_path):
         assert ws.cell(row, 11).value == pytest.approx(0.67)
         assert COMMENT_MARK in ws.cell(row, 7).comment.text, name
     res = [r for r in wb[REVIEW_SHEET].iter_rows(values_only=True)]
-    titles = [r[0] for r in res if r[0] and str(r[0]).startswith("表 ")]
-    assert titles == ["表 1：工作表“自评表”", "表 2：工作表“自评表（二）”"]
+    titles = [r[0] for r in res if r[0] and str(r[0]).startswith("项目 ")]
+    assert titles == ["项目 1：工作表“自评表”", "项目 2：工作表“自评表（二）”"]
     assert [r[1] for r in res if r[0] == "项目名称"] == ["苏州市打造先进制造业基地专项资金", "第二个项目"]
     assert [r[1] for r in res if r[0] == "规则总分"] == [pytest.approx(77.51), pytest.approx(77.51)]
     # re-reviewing with one form only replaces, and leaves the other sheet's earlier columns alone
