@@ -58,7 +58,7 @@ from multiprocessing.connection import wait as _mp_wait
 from pathlib import Path, PurePosixPath
 from typing import Callable, TextIO
 
-from . import __version__
+from . import __version__, store
 from .errors import CODES, ReadError
 from .fmt import columns
 from .sources import DEFAULT_LIMITS, SPREADSHEET_SUFFIXES
@@ -367,6 +367,9 @@ def process_file(task: dict, state: dict) -> dict:
                                                  fonts=task.get("fonts")))
         projects = [dict(project_summary(p.review), outputs=list(p.outputs)) for p in job.projects]
         first = projects[0]
+        from .review import to_json
+
+        result["reviews"] = [to_json(p.review) for p in job.projects]  # kept by the parent (store.py)
         result.update(status="ok", staged=list(job.outputs), projects=projects,
                       **{k: first[k] for k in ("totals", "findings", "project", "finding_items", "profile")})
     except ReadError as err:
@@ -781,8 +784,10 @@ class Batch:
                 res = _failed(task, "INTERNAL", f"无法写入输出文件（{exc.strerror or exc}：{getattr(exc, 'filename', '') or ''}），该文件可能正在 Excel/Word 中打开")
             else:
                 done[rel] = _entry(rel, "ok", sha=task["sha256"], outputs=outputs, data=res)
+                store.write_reviews(self.outbox, rel, res.get("reviews") or [])
                 return
         self._drop_stale(rel)
+        store.drop_reviews(self.outbox, rel)
         done[rel] = _entry(rel, "failed", sha=task["sha256"], error=res.get("error"), data=res)
 
     def _pdf(self, held: list[tuple[dict, dict]], staging_root: Path, done: dict, progress: Progress) -> None:
@@ -827,7 +832,9 @@ def result_line(entries: list[dict]) -> str:
 
 def write_outputs(outbox: Path, options: Options, entries: list[dict], started: str, inbox: Path, **extra) -> None:
     entries = sorted(entries, key=lambda e: e["input"])
-    write_summary(Path(outbox) / SUMMARY_NAME, entries)
+    from .overview import write_summary as write_overview  # pandas: parent process only
+
+    write_overview(Path(outbox) / SUMMARY_NAME, entries)
     data = {"tool": "selfeval-xl", "version": __version__, "inbox": str(Path(inbox).resolve()),
             "outbox": str(Path(outbox).resolve()), "started": started, "finished": now_iso(),
             "options": options.to_json(), "counts": counts_of(entries), **extra, "files": entries}
