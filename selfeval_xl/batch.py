@@ -116,6 +116,8 @@ class Options:
     template_sha256: str | None = None
     profile_sha256: str | None = None
     fonts: dict[str, str] = field(default_factory=dict)  # report font faces by role (--font body=仿宋)
+    overview: bool = True  # 复核汇总报告.docx after the run (--no-overview)
+    compare: str | None = None  # --compare PREVIOUS_OUTBOX: 对比.xlsx and the report's 对比 section
 
     def to_json(self) -> dict:
         return {
@@ -124,7 +126,7 @@ class Options:
             "jobs": self.jobs, "timeout": self.timeout, "max_memory_mb": self.max_memory_mb,
             "watch": self.watch, "poll_interval": self.poll_interval, "settle": self.settle, "version": __version__,
             "report_template_sha256": self.template_sha256, "profile_sha256": self.profile_sha256,
-            "fonts": self.fonts,
+            "fonts": self.fonts, "overview": self.overview, "compare": self.compare,
         }
 
 
@@ -216,6 +218,16 @@ def options_from_args(args) -> tuple[Path, Path, Options]:
             if role.strip() not in DEFAULT_FONTS or not face.strip():
                 raise UsageError(f"--font 应写作 角色=字体名，如 body=仿宋；角色可用：{'、'.join(DEFAULT_FONTS)}（收到“{item}”）")
             o.fonts[role.strip()] = face.strip()
+    o.overview = not getattr(args, "no_overview", False)
+    if getattr(args, "compare", None):
+        if not o.overview:
+            raise UsageError("--compare 用于复核汇总报告的对比部分，不能与 --no-overview 同时使用")
+        prev = Path(args.compare)
+        if not (prev / RUN_JSON_NAME).is_file():
+            raise UsageError(f"--compare 应指定上次 selfeval-xl run 的输出文件夹（其中应有 run.json）：{prev}")
+        if prev.resolve() == outbox.resolve():
+            raise UsageError("--compare 指定的上次输出文件夹不能与本次输出文件夹相同")
+        o.compare = str(prev.resolve())
     if o.pdf:
         if not o.report:
             raise UsageError("--pdf 用于把报告转为 PDF，不能与 --no-report 同时使用")
@@ -841,6 +853,25 @@ def write_outputs(outbox: Path, options: Options, entries: list[dict], started: 
     write_run_json(Path(outbox) / RUN_JSON_NAME, data)
 
 
+def write_overview(outbox: Path, options: Options) -> Path | None:
+    """复核汇总报告.docx (and 对比.xlsx with --compare) from the run.json just written; a
+    failure is reported on stderr and leaves the batch's results and exit code alone."""
+    from .errors import TemplateError
+    from .overview_report import write_overview_report
+
+    comparison = None
+    try:
+        if options.compare:
+            from .compare import COMPARE_NAME, compare, write_comparison
+
+            comparison = compare(Path(options.compare), outbox)
+            write_comparison(comparison, Path(outbox) / COMPARE_NAME)
+        return write_overview_report(outbox, comparison, fonts=options.fonts or None)
+    except (ValueError, OSError, TemplateError) as exc:
+        print(f"警告：复核汇总报告未能生成：{exc}", file=sys.stderr)
+        return None
+
+
 class _TermAsInterrupt:
     """On POSIX, SIGTERM ends a run like Ctrl-C (summary written, workers killed)."""
 
@@ -889,6 +920,8 @@ def run(inbox: Path, outbox: Path, options: Options, out: TextIO | None = None) 
             progress.close()
         entries = list(done.values()) + skipped_entries(skipped, inbox)
         write_outputs(outbox, options, entries, started, inbox, **({"interrupted": True} if interrupted else {}))
+    if options.overview and not interrupted:
+        write_overview(outbox, options)
     line = result_line(entries)
     if interrupted:
         line += f"；已中断，{len(todo) - len(done)} 个文件未处理"
@@ -986,5 +1019,7 @@ def watch(inbox: Path, outbox: Path, options: Options, out: TextIO | None = None
             pass
         entries = list(state.values())
         write_outputs(outbox, options, entries, started, inbox, watching=False)
+    if options.overview:
+        write_overview(outbox, options)
     print(result_line(entries), file=out, flush=True)
     return exit_code(entries)
