@@ -227,6 +227,7 @@ def write_workbook(target: Path, rec: Records) -> Path:
     ws = _Sheet(wb, "项目", header, widths, freeze="C2", comments={
         5: "有预算执行数的表式按 执行数÷预算数 计算；苏州市级自评表按 实际支付数÷财政拨款数 计算。",
         diff_col: "差异 = 复核得分（已定稿的为最终得分）− 自评分（表内合计，未填时为各项自评分之和）；负数表示自评高于复核。"})
+    multi = set(files.loc[files["projects"] > 1, "input"])  # files with several forms: name the sheet
     for p in project_table(projects).itertuples(index=False):
         diff = _round(p.difference)
         row = [ws.cell(p.department), ws.cell(p.project), ws.cell(_v(p.year)), ws.cell(p.form_title),
@@ -239,7 +240,7 @@ def write_workbook(target: Path, rec: Records) -> Path:
             row.append(ws.cell(p.grade))
         row += [ws.cell(_v(p.errors)), ws.cell(_v(p.warnings)), ws.cell(_v(p.infos)),
                 ws.cell(("重复：" + p.duplicate_of) if p.duplicate else "", fill=fail_fill if p.duplicate else None),
-                ws.cell(p.input + (f"（{p.sheet}）" if p.project_index else "")),
+                ws.cell(p.input + (f"（{p.sheet}）" if p.input in multi else "")),
                 ws.cell("打开" if p.workbook else "", link=p.workbook or None),
                 ws.cell("打开" if p.report else "", link=p.report or None)]
         ws.append(row)
