@@ -19,6 +19,7 @@ for thousands of projects, and atomically.
 """
 from __future__ import annotations
 
+from copy import copy
 from pathlib import Path
 from urllib.parse import quote
 
@@ -136,6 +137,8 @@ class _Sheet:
         ws.sheet_properties.pageSetUpPr.fitToPage = True
         ws.print_options.gridLines = True
         self.rows = 0
+        self._styles: dict[tuple, object] = {}
+        self.link_font = Font(color="0563C1", underline="single")
         bold, fill = Font(bold=True), PatternFill("solid", fgColor=HEAD_FILL)
         center = Alignment(horizontal="center", vertical="center", wrap_text=True)
         cells = []
@@ -157,15 +160,25 @@ class _Sheet:
             c.hyperlink = _link(link)
             if location:
                 c.hyperlink.location = location
-            c.font = self.Font(color="0563C1", underline="single")
-        if font is not None:
-            c.font = font
-        if fill is not None:
-            c.fill = fill
-        if alignment is not None:
-            c.alignment = alignment
-        if number_format:
-            c.number_format = number_format
+            font = font or self.link_font
+        if font is None and fill is None and alignment is None and not number_format:
+            return c
+        # Setting a style hashes it into the workbook's style tables (slow for 100,000 cells):
+        # do it once per combination and copy the resulting style indices afterwards.
+        key = (id(font), id(fill), id(alignment), number_format, bool(c._style is not None and c._style.quotePrefix))
+        style = self._styles.get(key)
+        if style is None:
+            if font is not None:
+                c.font = font
+            if fill is not None:
+                c.fill = fill
+            if alignment is not None:
+                c.alignment = alignment
+            if number_format:
+                c.number_format = number_format
+            self._styles[key] = copy(c._style)
+        else:
+            c._style = copy(style)
         return c
 
     def append(self, cells: list) -> None:
