@@ -62,7 +62,7 @@ from . import __version__, store
 from .errors import CODES, ReadError
 from .fmt import columns
 from .sources import DEFAULT_LIMITS, SPREADSHEET_SUFFIXES
-from .summary import RUN_JSON_NAME, SUMMARY_NAME, load_run_json, write_run_json, write_summary
+from .summary import RUN_JSON_NAME, SUMMARY_NAME, load_run_json, write_run_json
 
 FAULT_ENV = "SELFEVAL_XL_FAULT"
 DEFAULT_MAX_MEMORY_MB = 2048
@@ -844,9 +844,9 @@ def result_line(entries: list[dict]) -> str:
 
 def write_outputs(outbox: Path, options: Options, entries: list[dict], started: str, inbox: Path, **extra) -> None:
     entries = sorted(entries, key=lambda e: e["input"])
-    from .overview import write_summary as write_overview  # pandas: parent process only
+    from . import overview  # pandas: parent process only
 
-    write_overview(Path(outbox) / SUMMARY_NAME, entries)
+    overview.write_summary(Path(outbox) / SUMMARY_NAME, entries)
     data = {"tool": "selfeval-xl", "version": __version__, "inbox": str(Path(inbox).resolve()),
             "outbox": str(Path(outbox).resolve()), "started": started, "finished": now_iso(),
             "options": options.to_json(), "counts": counts_of(entries), **extra, "files": entries}

@@ -14,7 +14,8 @@ Template variables (``build_context``; numbers are formatted text):
 ``departments`` {sentence, rows[department projects self_mean review_mean with_errors top], total};
 ``largest`` {sentence, rows[no department project self review diff]}; ``problems`` {sentence,
 rows[no label projects count text]}; ``comparison`` (None, or {sentence, departments[…],
-repeated[no text]}); ``advice`` [no text]; ``advice_number`` (六 or 七).
+repeated[no text]}); ``advice`` [no text]; ``advice_number`` (六 or 七); ``t``: table numbers by
+name (failures bands grades departments largest compare), counted over the tables present.
 """
 from __future__ import annotations
 
@@ -63,28 +64,37 @@ def build_context(rec, comparison=None, today: date | None = None) -> dict[str, 
     failed = [f for f in files if f["status"] == "failed"]
     today = today or date.today()
     n_dup = sum(1 for p in projects if p["duplicate"])
+    # tables are numbered in order of appearance; the optional ones take a number only when present
+    scored = [p["review_score"] for p in projects if p["review_score"] is not None]
+    grades = Counter(p["grade"] for p in projects if p["grade"])
+    diffs = [p for p in projects if p["difference"] is not None]
+    big = sorted((p for p in diffs if abs(p["difference"]) >= 0.005),
+                 key=lambda p: (-abs(p["difference"]), -p["errors"], p["department"], p["project"]))[:TOP_DIFFERENCES]
+    present = {"failures": bool(failed), "bands": bool(scored), "grades": bool(grades), "departments": True,
+               "largest": bool(big), "compare": comparison is not None}
+    t: dict[str, str] = {}
+    for name, shown in present.items():
+        t[name] = str(sum(1 for v in t.values() if v) + 1) if shown else ""
 
     scope = {
         "sentence": (f"本次共收到自评表文件{len(files)}个，成功复核{status['ok']}个，未能复核{status['failed']}个，"
                      f"跳过{status['skipped']}个（临时文件、隐藏文件或非表格文件）；成功复核的文件中共有项目{n}个，"
                      f"涉及主管部门{len(depts)}个" + (f"，其中疑似重复报送（主管部门、项目名称和年度相同）的项目{n_dup}个，"
                                                    "见汇总.xlsx的“项目”表" if n_dup else "") + "。"
-                     + ("未能复核的文件见表1。" if failed else "")),
+                     + (f"未能复核的文件见表{t['failures']}。" if failed else "")),
         "failures": [{"no": str(i), "input": f["input"], "message": f["message"]} for i, f in enumerate(failed, 1)],
     }
 
-    scored = [p["review_score"] for p in projects if p["review_score"] is not None]
     band_rows = bands(scored)
     png = histogram(band_rows)
     if scored:
         hi, lo = max(scored), min(scored)
         s_sentence = (f"{len(scored)}个项目的复核得分平均{_mean(scored)}分，最高{points(hi)}分，最低{points(lo)}分；"
-                      f"各分数段的项目数见{'图1和' if png else ''}表2。")
+                      f"各分数段的项目数见{'图1和' if png else ''}表{t['bands']}。")
     else:
         s_sentence = "本次没有得出复核得分的项目。"
-    grades = Counter(p["grade"] for p in projects if p["grade"])
     if grades:
-        g_sentence = f"按表式规定的等级，{sum(grades.values())}个项目的等级分布见表3。"
+        g_sentence = f"按表式规定的等级，{sum(grades.values())}个项目的等级分布见表{t['grades']}。"
     else:
         g_sentence = "本批自评表的表式未规定等级，不作等级统计。"
     order = {"优": 0, "良": 1, "中": 2, "差": 3}
@@ -103,20 +113,17 @@ def build_context(rec, comparison=None, today: date | None = None) -> dict[str, 
              "review_mean": _fmt(r["review_mean"]), "with_errors": str(int(r["with_errors"])), "top": r["top"] or "—"}
             for d, r in dept.iterrows()]
     attention = [r["department"] for r in rows if r["with_errors"] != "0"][:3]
-    d_sentence = (f"各主管部门的项目数、平均得分和主要问题见表4（按有错误的项目数排列）。"
+    d_sentence = (f"各主管部门的项目数、平均得分和主要问题见表{t['departments']}（按有错误的项目数排列）。"
                   + (f"有错误的项目较多的是{'、'.join(attention)}，建议重点关注。" if attention else "各部门的项目均未发现错误。"))
     departments = {"sentence": d_sentence, "rows": rows,
                    "total": {"projects": str(total["projects"]), "self_mean": _fmt(total["self_mean"]),
                              "review_mean": _fmt(total["review_mean"]), "with_errors": str(total["with_errors"]),
                              "top": total["top"] or "—"}}
 
-    diffs = [p for p in projects if p["difference"] is not None]
-    diffs.sort(key=lambda p: (-abs(p["difference"]), -p["errors"], p["department"], p["project"]))
-    big = [p for p in diffs if abs(p["difference"]) >= 0.005][:TOP_DIFFERENCES]
     n_lower = sum(1 for p in diffs if p["difference"] <= -0.005)
     n_higher = sum(1 for p in diffs if p["difference"] >= 0.005)
     largest = {"sentence": (f"复核得分低于自评分的项目{n_lower}个，高于自评分的{n_higher}个，一致的{len(diffs) - n_lower - n_higher}个。"
-                            + (f"差异最大的{len(big)}个项目见表5（差异＝复核得分－自评分）。" if big else "")),
+                            + (f"差异最大的{len(big)}个项目见表{t['largest']}（差异＝复核得分－自评分）。" if big else "")),
                "rows": [{"no": str(i), "department": p["department"], "project": p["project"],
                          "self": points(p["self_score"]), "review": points(p["review_score"]),
                          "diff": points(p["difference"])} for i, p in enumerate(big, 1)]}
@@ -184,7 +191,7 @@ def build_context(rec, comparison=None, today: date | None = None) -> dict[str, 
                   f"核对数据勾稽关系和文字说明，现将复核情况报告如下。"),
         "scope": scope, "scores": scores, "departments": departments, "largest": largest, "problems": problems,
         "comparison": comp, "advice": [{"no": str(i), "text": t} for i, t in enumerate(advice, 1)],
-        "advice_number": "七" if comp else "六",
+        "advice_number": "七" if comp else "六", "t": t,
     }
 
 

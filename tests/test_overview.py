@@ -22,7 +22,7 @@ from batchdata import current_run, previous_run
 from conftest import SAMPLE, build, content
 
 from selfeval_xl import cli
-from selfeval_xl.compare import compare, write_comparison
+from selfeval_xl.compare import compare
 from selfeval_xl.histogram import bands
 from selfeval_xl.overview import write_summary, write_workbook
 from selfeval_xl.tables import load_run, records
@@ -329,3 +329,19 @@ def test_run_end_to_end(tmp_path, seed):
     assert cli.main(["run", str(box), "-o", str(out3), "-j", "1", "-q", "--no-report", "--no-overview"]) == 0
     assert not (out3 / "复核汇总报告.docx").exists() and (out3 / "汇总.xlsx").is_file()
     assert cli.main(["run", str(box), "-o", str(out3), "-q", "--no-overview", "--compare", str(out1)]) == 2
+
+
+def test_report_tables_numbered_in_order_of_appearance(tmp_path):
+    from selfeval_xl.overview_report import build_context
+
+    prev = previous_run(tmp_path / "上次")
+    ctx = build_context(records(load_run(prev), prev), today=date(2021, 3, 1))
+    # no failed file, no 等级, no comparison: those tables take no number
+    assert ctx["t"] == {"failures": "", "bands": "1", "grades": "", "departments": "2", "largest": "3", "compare": ""}
+    assert "见表" not in ctx["scope"]["sentence"]
+    assert ctx["scores"]["sentence"].endswith("图1和表1。" if ctx["scores"]["chart_png"] else "见表1。")
+    assert "见表2（按有错误的项目数排列）" in ctx["departments"]["sentence"]
+    assert ctx["largest"]["sentence"] == "复核得分低于自评分的项目2个，高于自评分的0个，一致的2个。差异最大的2个项目见表3（差异＝复核得分－自评分）。"
+    assert [r["diff"] for r in ctx["largest"]["rows"]] == ["-2", "-1"]
+    assert ctx["comparison"] is None and ctx["advice_number"] == "六"
+    assert ctx["title"] == "2020年度项目支出绩效自评复核汇总报告"

@@ -44,7 +44,7 @@ def build() -> Document:
     para("一、复核范围", "Heading1")
     para("{{ scope.sentence }}")
     para("{%p if scope.failures %}")
-    para("表1  未能复核的文件", "Caption")
+    para("表{{ t.failures }}  未能复核的文件", "Caption")
     base._table(doc, [12, 58, 86], [
         ["序号", "文件", "原因"],
         ["{%tr for f in scope.failures %}"],
@@ -60,7 +60,7 @@ def build() -> Document:
     para("图1  复核得分分布", "Caption")
     para("{%p endif %}")
     para("{%p if scores.bands %}")
-    para("表2  复核得分分布", "Caption")
+    para("表{{ t.bands }}  复核得分分布", "Caption")
     base._table(doc, [52, 52, 52], [
         ["分数段", "项目数", "占比"],
         ["{%tr for b in scores.bands %}"],
@@ -70,7 +70,7 @@ def build() -> Document:
     para("{%p endif %}")
     para("{{ scores.grade_sentence }}")
     para("{%p if scores.grades %}")
-    para("表3  等级分布", "Caption")
+    para("表{{ t.grades }}  等级分布", "Caption")
     base._table(doc, [52, 52, 52], [
         ["等级", "项目数", "占比"],
         ["{%tr for g in scores.grades %}"],
@@ -81,7 +81,7 @@ def build() -> Document:
 
     para("三、各主管部门情况", "Heading1")
     para("{{ departments.sentence }}")
-    para("表4  各主管部门复核情况", "Caption")
+    para("表{{ t.departments }}  各主管部门复核情况", "Caption")
     base._table(doc, [36, 14, 18, 20, 20, 48], [
         ["主管部门", "项目数", "平均自评分", "平均复核得分", "有错误的项目数", "最常见问题"],
         ["{%tr for d in departments.rows %}"],
@@ -94,7 +94,7 @@ def build() -> Document:
     para("四、自评分与复核得分差异最大的项目", "Heading1")
     para("{{ largest.sentence }}")
     para("{%p if largest.rows %}")
-    para("表5  差异最大的项目", "Caption")
+    para("表{{ t.largest }}  差异最大的项目", "Caption")
     base._table(doc, [10, 36, 56, 18, 18, 18], [
         ["序号", "主管部门", "项目", "自评分", "复核得分", "差异"],
         ["{%tr for p in largest.rows %}"],
@@ -113,7 +113,7 @@ def build() -> Document:
     para("{%p if comparison %}")
     para("六、与上次复核对比", "Heading1")
     para("{{ comparison.sentence }}")
-    para("表6  各主管部门对比", "Caption")
+    para("表{{ t.compare }}  各主管部门对比", "Caption")
     base._table(doc, [40, 18, 18, 26, 18, 18, 18], [
         ["主管部门", "上次项目数", "本次项目数", "平均得分变化", "重复出现的问题", "已改正的问题", "新出现的问题"],
         ["{%tr for d in comparison.departments %}"],
