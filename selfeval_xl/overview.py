@@ -23,7 +23,9 @@ from copy import copy
 from pathlib import Path
 from urllib.parse import quote
 
-from .cells import put
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+from .cells import FORMULA_START, MAX_TEXT, put
 from .fsutil import atomic_path
 from .labels import SEVERITY_RANK, SEVERITY_TEXT
 from .tables import FILE_COLUMNS, FINDING_COLUMNS, PROJECT_COLUMNS, Records, records, to_frame
@@ -152,8 +154,13 @@ class _Sheet:
 
     def cell(self, value, *, link: str | None = None, location: str | None = None, font=None, fill=None,
              alignment=None, number_format: str | None = None):
-        c = self.WriteOnlyCell(self.ws)
         value = _v(value)
+        if not (link or font or fill or alignment or number_format):
+            if value is None or value == "":
+                return None
+            if _plain(value):  # openpyxl's shared cell stores it exactly as put() would
+                return value
+        c = self.WriteOnlyCell(self.ws)
         if value is not None and value != "":  # NaN, None and "" stay blank
             put(c, value)
         if link:
@@ -187,6 +194,18 @@ class _Sheet:
 
     def close(self) -> None:
         self.ws.auto_filter.ref = f"A1:{self.letter}{max(self.rows, 1)}"
+
+
+def _plain(value) -> bool:
+    """True when a bare value written by openpyxl ends up as ``cells.put`` would write it: a
+    number, or text that no spreadsheet reads as a formula or an error value and that needs no
+    cleaning (the fast path for the bulk of 汇总.xlsx's cells)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    return (isinstance(value, str) and not value.startswith(FORMULA_START + ("#",)) and len(value) <= MAX_TEXT
+            and not ILLEGAL_CHARACTERS_RE.search(value))
 
 
 def _v(x):
