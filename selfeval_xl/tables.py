@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .labels import SEVERITY_RANK, SEVERITY_TEXT, label
-from .store import load_reviews
+from .store import load_facts, load_reviews
 
 RUN_JSON = "run.json"
 
@@ -183,7 +183,10 @@ def entry_projects(entry: dict) -> list[dict]:
 
 
 def records(run: dict, outbox: Path | None = None, indicators: bool = False) -> Records:
-    """All rows of ``run`` (run.json as a dict); ``outbox`` locates the kept review JSON."""
+    """All rows of ``run`` (run.json as a dict); ``outbox`` locates the kept review JSON.
+
+    ``indicators=False`` (the overview, the report, compare) reads only the small facts files
+    (store.load_facts); ``indicators=True`` reads the full reviews and fills ``indicators``."""
     projects: list[dict] = []
     findings: list[dict] = []
     files: list[dict] = []
@@ -199,7 +202,7 @@ def records(run: dict, outbox: Path | None = None, indicators: bool = False) -> 
                       "message": note, "projects": len(plist), "unchanged": bool(entry.get("unchanged"))})
         if not plist:
             continue
-        reviews = load_reviews(outbox, rel) if outbox is not None else []
+        reviews = [] if outbox is None else (load_reviews(outbox, rel) if indicators else load_facts(outbox, rel))
         for i, p in enumerate(plist):
             review = reviews[i] if i < len(reviews) else {}
             info = p.get("project") or review.get("project") or {}
@@ -229,10 +232,12 @@ def records(run: dict, outbox: Path | None = None, indicators: bool = False) -> 
                    "_dup_finding": any(f.get("code") == "DUPLICATE_PROJECT" for f in items)}
             projects.append(row)
             by_row = {}
-            for ind in review.get("indicators") or ():
-                key = cell_row(ind.get("cell"))
+            pairs = review.get("rows") if "rows" in review else [[i.get("cell"), i.get("name")]
+                                                                  for i in review.get("indicators") or ()]
+            for cell, name in pairs:
+                key = cell_row(cell)
                 if key:
-                    by_row[key] = ind.get("name") or ""
+                    by_row[key] = name or ""
             for f in items:
                 key = cell_row(f.get("cell"))
                 findings.append({**base, "severity": _text(f.get("severity")),

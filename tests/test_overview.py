@@ -170,6 +170,14 @@ def test_records_read_both_run_json_shapes(outbox):
         ("表1", "公共卫生服务补助", "卫健/c.表1.自评价报告.docx"), ("表2", "=健康宣传经费", "卫健/c.表2.自评价报告.docx")]
     a1 = next(p for p in rec.projects if p["input"] == "财政/a1.xlsx")
     assert (a1["sheet"], a1["workbook"], a1["budget"], a1["paid"], a1["execution_rate"]) == ("自评表", "财政/a1.复核.xlsx", 100, 90, 90)
+    # the small facts files (written by the batch beside each review) give the same rows
+    from selfeval_xl import store
+
+    for rel in ("财政/a1.xlsx", "卫健/c.xlsx"):
+        store.write_reviews(outbox, rel, store.load_reviews(outbox, rel))
+        assert (outbox / ".selfeval" / "facts" / (rel + ".json")).is_file()
+    again = records(load_run(outbox), outbox)
+    assert again.projects == rec.projects and again.findings == rec.findings
     # without the kept reviews (a run made before they were kept) the rows still come from run.json
     shutil.rmtree(outbox / ".selfeval")
     rec = records(load_run(outbox), outbox)
@@ -292,6 +300,8 @@ def test_run_end_to_end(tmp_path, seed):
         kept = json.loads((out1 / ".selfeval" / "reviews" / (rel + ".json")).read_text(encoding="utf-8"))
         assert kept["input"] == rel and len(kept["projects"][0]["indicators"]) == 92
     assert not (out1 / ".selfeval" / "reviews" / "坏.xlsx.json").exists()
+    assert len(json.loads((out1 / ".selfeval" / "facts" / "工信.xlsx.json").read_text(encoding="utf-8"))
+               ["projects"][0]["rows"]) == 92
 
     wb = load_workbook(out1 / "汇总.xlsx")
     rows = _rows(wb["项目"])[1:]
