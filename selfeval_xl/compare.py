@@ -22,8 +22,9 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .labels import SEVERITY_RANK, SEVERITY_TEXT, label
-from .tables import load_run, norm_name, records
+from .labels import SEVERITY_NAMES as SEVERITY_TEXT
+from .labels import finding_label
+from .tables import SEVERITY_RANK, load_run, norm_name, records
 
 FUZZY_CUTOFF = 0.8  # difflib ratio for 名称相近 (pass 3); below it two names are different projects
 COMPARE_NAME = "对比.xlsx"
@@ -207,7 +208,7 @@ def write_comparison(c: Comparison, target: Path) -> Path:
         rows.sort(key=lambda mt: (SEVERITY_RANK.get(mt[1][0], 9), mt[0].b["department"], mt[0].b["project"]))
         for m, (sev, code, ind, msg, cell) in rows:
             ws.append([ws.cell(SEVERITY_TEXT.get(sev, sev)), ws.cell(m.b["department"]), ws.cell(m.b["project"]),
-                       ws.cell(label(code)), ws.cell(ind), ws.cell(cell), ws.cell(msg), ws.cell(code)])
+                       ws.cell(finding_label(code, sev)), ws.cell(ind), ws.cell(cell), ws.cell(msg), ws.cell(code)])
         ws.close()
     for title, items in (("新增项目", c.new), ("未再出现的项目", c.gone)):
         ws = _Sheet(wb, title, ["主管部门", "项目", "年度", "复核得分", "错误", "文件"], [24, 36, 7, 9, 7, 36])

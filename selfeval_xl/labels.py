@@ -1,61 +1,66 @@
-"""Chinese names of the finding codes and what a bureau should ask of a department about each.
+"""Chinese names for finding codes: the one table every document uses.
 
-The codes (checks.SEVERITY) are stable identifiers for programs; people read these labels in
-汇总.xlsx, the 复核汇总报告 and 对比.xlsx. A code without an entry (a new check, another
-branch's form) is shown as the code itself, never dropped.
+Codes (``SCORE_MISMATCH`` …) are the stable machine contract (JSON, run.json); a person reading
+a Word document or a letter sees the label (评分不符) and, in the 复核意见书, what to correct
+(整改要求). A code this table does not know yet (a newer check) is shown by its severity
+(其他错误 …), never in English.
 """
 from __future__ import annotations
 
-LABELS: dict[str, str] = {
-    "SCORE_MISMATCH": "自评分与规则得分不一致",
-    "SCORE_OVER_WEIGHT": "自评分超过权重",
-    "TOTAL_MISMATCH": "合计与自评分之和不一致",
-    "WEIGHT_SUM": "权重合计与类别分值不符",
-    "WEIGHT_SPLIT": "权重未按平均分配",
-    "BUDGET_BALANCE": "指标结余数计算不符",
-    "FUNDS_BALANCE": "资金结余、结转数计算不符",
-    "COMPOSITION_SUM": "资金构成子项之和与合计不符",
-    "COMPOSITION_VS_FUNDS": "资金构成合计与拨款数、支付数均不一致",
-    "GOAL_MISMATCH": "年度绩效目标与指标表目标值不一致",
-    "ACTUAL_NOT_NUMERIC": "定量指标的实际完成值无数值",
-    "VALUE_UNPARSED": "定性表述需人工判断",
-    "UNIT_MISMATCH": "目标值与实际完成值单位不一致",
-    "OVER_ACHIEVED": "超额完成较多（目标可能偏低）",
-    "MISSING_VALUE": "必填内容未填写",
-    "FORMULA_NO_VALUE": "公式单元格没有计算结果",
-    "DUPLICATE_PROJECT": "同一项目重复报送",
+# code -> (label, 整改要求: what the department should do about it)
+FINDINGS: dict[str, tuple[str, str]] = {
+    "SCORE_MISMATCH": ("评分不符", "按《填表说明》的评分规则重新计算该项自评分，或在说明中写明与规则得分不同的理由。"),
+    "SCORE_OVER_WEIGHT": ("自评分超过权重", "自评分不得超过该项权重，请按规则重新评分。"),
+    "TOTAL_MISMATCH": ("合计不符", "合计应等于各项自评分之和，请核对后更正合计。"),
+    "WEIGHT_SUM": ("权重合计不符", "该类各项权重之和应等于该类分值，请调整权重。"),
+    "WEIGHT_SPLIT": ("权重分配不均", "同类指标权重应按该类分值平均分配（尾差计入最后一项），请核对权重。"),
+    "BUDGET_BALANCE": ("指标结余数不符", "指标结余数应等于年初预算数加调整预算数减财政拨款数，请核对预算执行数据。"),
+    "FUNDS_BALANCE": ("资金结余数不符", "资金结余、结转数应等于财政拨款数减实际支付数，并等于结转数与财政收回数之和，请核对。"),
+    "COMPOSITION_SUM": ("资金构成合计不符", "各子项目金额之和应等于项目资金构成合计，请核对子项目金额。"),
+    "COMPOSITION_VS_FUNDS": ("资金构成与拨款不一致", "项目资金构成合计应与财政拨款数或实际支付数一致，请核对或说明差额原因。"),
+    "GOAL_MISMATCH": ("目标表述不一致", "年度绩效目标文字与指标表中的目标值应一致，请统一。"),
+    "ACTUAL_NOT_NUMERIC": ("实际值未量化", "定量指标的实际完成值应填写具体数值，请补充。"),
+    "VALUE_UNPARSED": ("需人工核对", "该项目标值或实际完成值无法按规则自动判断，请补充可核对的完成情况。"),
+    "UNIT_MISMATCH": ("单位不一致", "目标值与实际完成值的计量单位应一致，请统一单位。"),
+    "OVER_ACHIEVED": ("超额完成", "完成率超过130%，请说明目标值设定是否偏低，下年度合理设定目标。"),
+    "MISSING_VALUE": ("内容未填", "请补填该项内容。"),
+    "FORMULA_NO_VALUE": ("公式无结果", "该单元格公式没有计算结果，请在 Excel 中重新计算并保存后再提交。"),
+    "DECISION_STALE": ("复核认定待重审", "该指标在复核认定后已修改，复核人员需重新认定。"),
+    # national form (财预〔2020〕10号) checks (checks_national.py)
+    "BUDGET_SCORE_MISMATCH": ("预算执行率得分不符", "预算执行率得分应为执行率（不超过100%）乘以分值，请按全年执行数÷全年预算数重新计算。"),
+    "EXECUTION_RATE_MISMATCH": ("执行率计算不符", "执行率应等于全年执行数÷全年预算数，请重新计算。"),
+    "BUDGET_ROWS_SUM": ("资金合计不符", "年度资金总额应等于当年财政拨款、上年结转资金与其他资金之和，请核对。"),
+    "DEVIATION_REASON_MISSING": ("未说明偏差原因", "未得满分的指标应填写偏差原因分析及改进措施，请补充。"),
+    "ACTUAL_REPEATS_TARGET": ("实际值照抄指标值", "实际完成值应填写实际达到的数值，不应照抄年度指标值，请补充实测值。"),
+    "CLASS_WEIGHTS": ("一级指标分值调整", "一级指标分值与默认分配不同，请确认已按规定调整并说明理由。"),
+    "GRADE_MISMATCH": ("等级不符", "等级应与总分对应，请核对。"),
 }
-
-# One recommendation per finding type, addressed to the departments (the report drafts its
-# 建议 from the types found, most frequent first; staff edit the draft in Word).
-ADVICE: dict[str, str] = {
-    "SCORE_MISMATCH": "严格按《填表说明》的评分规则计算每项指标的自评分，按完成率逐项核对后再填报，避免凭印象打分。",
-    "SCORE_OVER_WEIGHT": "自评分不得超过该指标的权重，填报后应逐项检查。",
-    "TOTAL_MISMATCH": "“合计”应等于各项指标自评分之和，建议在表中用公式求和并在报送前核对。",
-    "WEIGHT_SUM": "各类指标的权重之和应等于该类别的分值，设置指标时应先核对权重分配。",
-    "WEIGHT_SPLIT": "同一类别内的权重应按填表说明平均分配，确需调整的应说明理由。",
-    "BUDGET_BALANCE": "预算执行情况各栏应勾稽一致（指标结余数＝年初预算数＋调整数－财政拨款数），请与财务数据核对后填报。",
-    "FUNDS_BALANCE": "资金使用情况各栏应勾稽一致（结余、结转数＝财政拨款数－实际支付数＝结转数＋财政收回数），请与会计账簿核对。",
-    "COMPOSITION_SUM": "项目资金构成各子项金额之和应等于合计数，请核对子项目金额。",
-    "COMPOSITION_VS_FUNDS": "项目资金构成合计应与财政拨款数或实际支付数一致，不一致的应在说明中写明原因。",
-    "GOAL_MISMATCH": "年度绩效目标的文字表述应与指标表中的目标值一致，修改指标时同步修改目标表述。",
-    "ACTUAL_NOT_NUMERIC": "定量指标的实际完成值应填写具体数值和单位，不宜只写“高于上年”“达到预期”等定性表述。",
-    "VALUE_UNPARSED": "定性指标的实际完成情况应写明可核实的事实或等级，便于复核。",
-    "UNIT_MISMATCH": "实际完成值应使用与目标值相同的计量单位。",
-    "OVER_ACHIEVED": "完成率远超目标的指标，目标值可能设定偏低，编制下年度绩效目标时应结合实际适当提高。",
-    "MISSING_VALUE": "目标值、实际完成值、权重、自评分和合计均为必填内容，报送前应检查是否填写完整。",
-    "FORMULA_NO_VALUE": "报送前应在 Excel 或 WPS 中打开并保存工作簿，使公式单元格有计算结果。",
-    "DUPLICATE_PROJECT": "同一项目只应报送一份自评表，请确认重复报送的文件并撤回多余的一份。",
-}
-
-SEVERITY_TEXT = {"error": "错误", "warning": "警告", "info": "提示"}
-SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+SEVERITY_NAMES: dict[str, str] = {"error": "错误", "warning": "警告", "info": "提示"}
+_FALLBACK = "请核对该单元格内容。"
 
 
-def label(code: str | None) -> str:
-    """The Chinese name of a finding code (the code itself when it has none)."""
-    return LABELS.get(code or "", code or "")
+def finding_label(code: str, severity: str = "") -> str:
+    """The Chinese label of a finding code (其他错误/其他警告/其他提示 for an unknown one)."""
+    if code in FINDINGS:
+        return FINDINGS[code][0]
+    return "其他" + SEVERITY_NAMES.get(severity, "问题")
 
 
-def advice(code: str | None) -> str | None:
-    return ADVICE.get(code or "")
+def remedy(code: str) -> str:
+    """整改要求 for a finding code."""
+    return FINDINGS.get(code, ("", _FALLBACK))[1]
+
+
+def severity_name(severity: str) -> str:
+    return SEVERITY_NAMES.get(severity, "提示")
+
+
+def profile_title(profile: str) -> str:
+    """A profile's Chinese title (``suzhou-2020`` -> 苏州市2020年…), falling back to a generic name."""
+    from . import rules
+
+    try:
+        title = rules.load_profile(profile).title
+    except Exception:  # a path that no longer exists, a broken file: the name is still not shown
+        title = ""
+    return title if title and not title.isascii() else "所选评分规则"

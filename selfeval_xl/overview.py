@@ -27,8 +27,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from .cells import FORMULA_START, MAX_TEXT, put
 from .fsutil import atomic_path
-from .labels import SEVERITY_RANK, SEVERITY_TEXT
-from .tables import FILE_COLUMNS, FINDING_COLUMNS, PROJECT_COLUMNS, Records, records, to_frame
+from .labels import SEVERITY_NAMES as SEVERITY_TEXT
+from .tables import SEVERITY_RANK, FILE_COLUMNS, FINDING_COLUMNS, PROJECT_COLUMNS, Records, records, to_frame
 
 STATUS_TEXT = {"ok": "成功", "failed": "失败", "skipped": "跳过"}
 STATUS_ORDER = {"failed": 0, "skipped": 1, "ok": 2}

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from .fmt import points
-from .labels import SEVERITY_RANK, label
-from .labels import advice as advice_for
+from .labels import FINDINGS, finding_label, remedy
+from .tables import SEVERITY_RANK
 
 OVERVIEW_NAME = "复核汇总报告.docx"
 TEMPLATE_NAME = "复核汇总报告.docx"
@@ -142,7 +142,7 @@ def build_context(rec, comparison=None, today: date | None = None) -> dict[str, 
         ex = fs[0]
         where = f"{ex['department'] or '（未填写主管部门）'}《{ex['project'] or ex['input']}》"
         cell = f"（{ex['cell']}）" if ex["cell"] else ""
-        problem_rows.append({"no": _cn(i), "label": label(code), "projects": str(n_proj), "count": str(len(fs)),
+        problem_rows.append({"no": _cn(i), "label": ex["label"], "projects": str(n_proj), "count": str(len(fs)),
                              "text": f"涉及{n_proj}个项目，共{len(fs)}条。例如{where}{cell}：{_period(ex['message'])}"})
     n_find = len(findings)
     problems = {"sentence": (f"复核共发现问题{n_find}条，其中错误{sum(1 for f in findings if f['severity'] == 'error')}条、"
@@ -164,23 +164,22 @@ def build_context(rec, comparison=None, today: date | None = None) -> dict[str, 
                 "departments": [{**d, "mean_change": points(d["mean_change"]) if d["mean_change"] is not None else "—",
                                  **{k: str(d[k]) for k in ("a", "b", "repeated", "fixed", "new_problems")}}
                                 for d in comparison.departments()],
-                "repeated": [{"no": str(i), "text": f"{m.b['department']}《{m.b['project']}》：{label(code)}"
+                "repeated": [{"no": str(i), "text": f"{m.b['department']}《{m.b['project']}》：{finding_label(code, sev)}"
                               + (f"（指标“{ind}”）" if ind else "")} for i, (m, (sev, code, ind, msg, cell)) in
                              enumerate(rep[:TOP_REPEATED], 1)]}
 
     advice = []
     for code in [k for k in kinds if by_code[k][0]["severity"] in ("error", "warning")] + \
                 [k for k in kinds if by_code[k][0]["severity"] == "info"]:
-        text = advice_for(code)
-        if text:
+        if code in FINDINGS:  # the 整改要求 of labels.py, one per finding type found
             n_proj = len({(f["input"], f["project_index"]) for f in by_code[code]})
-            advice.append(f"针对“{label(code)}”（{n_proj}个项目）：{text}")
+            advice.append(f"针对“{by_code[code][0]['label']}”（{n_proj}个项目）：{remedy(code)}")
     if attention:
         advice.insert(0, f"请{'、'.join(attention)}等主管部门对照复核工作簿中标出的单元格逐项核实整改，重新报送自评表。")
     if comparison is not None and comparison.counts()["repeated"]:
         advice.append("上次复核指出的问题本次仍重复出现的，建议在绩效评价结果应用中予以关注，并督促相关部门说明原因。")
     if failed:
-        advice.append(f"未能复核的{len(failed)}个文件，请相关部门按表1所列原因修正后重新报送。")
+        advice.append(f"未能复核的{len(failed)}个文件，请相关部门按表{t['failures']}所列原因修正后重新报送。")
     if not advice:
         advice.append("本次复核未发现需要整改的问题，建议保持现有的自评工作质量。")
 

@@ -32,10 +32,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .labels import SEVERITY_RANK, SEVERITY_TEXT, label
+from .labels import SEVERITY_NAMES as SEVERITY_TEXT
+from .labels import finding_label, profile_title
 from .store import load_facts, load_reviews
 
 RUN_JSON = "run.json"
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}  # findings are listed errors first
 
 PROJECT_COLUMNS: dict[str, str] = {
     "input": "str", "sheet": "str", "project_index": "Int64", "department": "str", "project": "str", "year": "Int64",
@@ -102,15 +104,8 @@ def cell_row(cell: str | None) -> tuple[str, int] | None:
 
 @lru_cache(maxsize=64)
 def form_title(profile: str | None) -> str:
-    """表式: the profile's title (the profile name when it cannot be loaded)."""
-    if not profile:
-        return ""
-    try:
-        from .rules import load_profile
-
-        return load_profile(profile).title
-    except Exception:  # noqa: BLE001 - a run made with a profile file that has since gone
-        return str(profile)
+    """表式: the profile's Chinese title (labels.profile_title), once per profile."""
+    return profile_title(profile) if profile else ""
 
 
 def _execution(review: dict, project: dict) -> tuple[float | None, float | None, float | None]:
@@ -242,7 +237,7 @@ def records(run: dict, outbox: Path | None = None, indicators: bool = False) -> 
                 key = cell_row(f.get("cell"))
                 findings.append({**base, "severity": _text(f.get("severity")),
                                  "severity_text": SEVERITY_TEXT.get(f.get("severity"), _text(f.get("severity"))),
-                                 "code": _text(f.get("code")), "label": label(f.get("code")), "cell": _text(f.get("cell")),
+                                 "code": _text(f.get("code")), "label": finding_label(_text(f.get("code")), _text(f.get("severity"))), "cell": _text(f.get("cell")),
                                  "indicator": by_row.get(key, "") if key else "", "message": _text(f.get("message")),
                                  "workbook": workbook})
             if indicators:

@@ -82,18 +82,18 @@ def test_department_and_problem_pivots(outbox):
     assert _rows(wb["按部门"]) == [
         ("主管部门", "项目数", "预算数合计（万元）", "执行数合计（万元）", "执行率（%）", "平均自评分", "平均复核得分", "有错误的项目数",
          "错误", "警告", "最常见问题"),
-        ("市教育局", 2, 400, 300, 75, 60, 62, 2, 2, 0, "合计与自评分之和不一致（2条）"),
-        ("市财政局", 2, 150, 140, 93.33, 75, 72.5, 1, 2, 1, "自评分与规则得分不一致（2条）"),
-        ("市卫健委", 2, 40, 30, 75, 70, 67.5, 0, 0, 1, "必填内容未填写（1条）"),
-        ("合计", 6, 590, 470, 79.66, 68.33, 67.33, 3, 4, 2, "合计与自评分之和不一致（2条）"),
+        ("市教育局", 2, 400, 300, 75, 60, 62, 2, 2, 0, "合计不符（2条）"),
+        ("市财政局", 2, 150, 140, 93.33, 75, 72.5, 1, 2, 1, "评分不符（2条）"),
+        ("市卫健委", 2, 40, 30, 75, 70, 67.5, 0, 0, 1, "内容未填（1条）"),
+        ("合计", 6, 590, 470, 79.66, 68.33, 67.33, 3, 4, 2, "合计不符（2条）"),
     ]
     assert _rows(wb["按问题"]) == [
         ("级别", "问题", "涉及项目数", "市教育局", "市财政局", "市卫健委", "合计"),
-        ("错误", "合计与自评分之和不一致", 2, 2, 0, 0, 2),
-        ("错误", "自评分与规则得分不一致", 1, 0, 2, 0, 2),
-        ("警告", "定量指标的实际完成值无数值", 1, 0, 1, 0, 1),
-        ("警告", "必填内容未填写", 1, 0, 0, 1, 1),
-        ("提示", "超额完成较多（目标可能偏低）", 2, 2, 0, 0, 2),
+        ("错误", "合计不符", 2, 2, 0, 0, 2),
+        ("错误", "评分不符", 1, 0, 2, 0, 2),
+        ("警告", "内容未填", 1, 0, 0, 1, 1),
+        ("警告", "实际值未量化", 1, 0, 1, 0, 1),
+        ("提示", "超额完成", 2, 2, 0, 0, 2),
         ("合计", None, None, 4, 3, 1, 8),
     ]
 
@@ -104,7 +104,7 @@ def test_findings_and_files_sheets(outbox):
     rows = _rows(fd)
     assert rows[0] == ("级别", "主管部门", "项目", "问题", "指标", "单元格", "说明", "代码", "文件")
     assert [r[0] for r in rows[1:]] == ["错误"] * 4 + ["警告"] * 2 + ["提示"] * 2
-    assert rows[3][1:6] == ("市财政局", "城市更新专项资金", "自评分与规则得分不一致", "指标甲", "自评表!G10")
+    assert rows[3][1:6] == ("市财政局", "城市更新专项资金", "评分不符", "指标甲", "自评表!G10")
     link = fd.cell(4, 6).hyperlink
     assert (link.target, link.location) == ("财政/a1.复核.xlsx", "'自评表'!G10")
     assert (outbox / link.target).is_file()
@@ -158,7 +158,7 @@ def test_frames_lengths_and_dtypes(outbox):
     assert ind.loc[("财政/a1.xlsx", "指标乙"), "findings"] == "SCORE_MISMATCH"
     # the same numbers pandas users would compute themselves
     assert f.projects.groupby("department")["review_score"].mean().to_dict() == {"市卫健委": 67.5, "市教育局": 62, "市财政局": 72.5}
-    assert f.findings["label"].value_counts()["自评分与规则得分不一致"] == 2
+    assert f.findings["label"].value_counts()["评分不符"] == 2
     empty = selfeval_xl.frames(outbox, indicators=False).indicators
     assert len(empty) == 0 and list(empty.columns) == list(INDICATOR_COLUMNS)
 
@@ -215,7 +215,7 @@ def test_compare(tmp_path, outbox, capsys):
     assert "名称相近（相似度0.88）：市财政局《政府采购监督经费》→ 市财政局《政府采购监管经费》" in text
     wb = load_workbook(out)
     assert wb.sheetnames == ["项目对比", "重复出现的问题", "已改正的问题", "新出现的问题", "新增项目", "未再出现的项目", "按部门"]
-    assert _rows(wb["重复出现的问题"])[1][:5] == ("错误", "市财政局", "城市更新专项资金", "自评分与规则得分不一致", "指标甲")
+    assert _rows(wb["重复出现的问题"])[1][:5] == ("错误", "市财政局", "城市更新专项资金", "评分不符", "指标甲")
     assert _rows(wb["项目对比"])[1][:8] == ("市财政局", "城市更新专项资金", "城市更新专项资金", "完全一致", None, 70, 75, 5)
     assert len(_rows(wb["已改正的问题"])) == 3 and len(_rows(wb["未再出现的项目"])) == 2
     assert cli.main(["compare", str(tmp_path / "无"), str(outbox)]) == 2
@@ -259,12 +259,12 @@ def test_overview_report_through_libreoffice(tmp_path, outbox):
     assert "有错误的项目较多的是市教育局、市财政局，建议重点关注" in flat
     assert "复核得分低于自评分的项目2个，高于自评分的2个，一致的2个。差异最大的4个项目见表5" in flat
     assert "复核共发现问题8条，其中错误4条、警告2条、提示2条，分属5类" in flat
-    assert "（一）合计与自评分之和不一致" in flat and "涉及2个项目，共2条。例如市教育局《校舍维修资金》（自评表!G20）" in flat
-    assert "（五）超额完成较多（目标可能偏低）" in flat
+    assert "（一）合计不符" in flat and "涉及2个项目，共2条。例如市教育局《校舍维修资金》（自评表!G20）" in flat
+    assert "（五）超额完成" in flat
     assert "两次都有的项目3个（其中1个按名称相近匹配" in flat and "已改正2条，重复出现1条，另新出现4条" in flat
-    assert "1.市财政局《城市更新专项资金》：自评分与规则得分不一致（指标“指标甲”）" in flat
+    assert "1.市财政局《城市更新专项资金》：评分不符（指标“指标甲”）" in flat
     assert "1.请市教育局、市财政局等主管部门对照复核工作簿" in flat
-    assert "针对“合计与自评分之和不一致”（2个项目）" in flat
+    assert "针对“合计不符”（2个项目）：合计应等于各项自评分之和" in flat
     assert "未能复核的1个文件" in flat
 
 
