@@ -58,11 +58,11 @@ from multiprocessing.connection import wait as _mp_wait
 from pathlib import Path, PurePosixPath
 from typing import Callable, TextIO
 
-from . import __version__
+from . import __version__, store
 from .errors import CODES, ReadError
 from .fmt import columns
 from .sources import DEFAULT_LIMITS, SPREADSHEET_SUFFIXES, WORD_SUFFIXES
-from .summary import RUN_JSON_NAME, SUMMARY_NAME, load_run_json, write_run_json, write_summary
+from .summary import RUN_JSON_NAME, SUMMARY_NAME, load_run_json, write_run_json
 
 FAULT_ENV = "SELFEVAL_XL_FAULT"
 DEFAULT_MAX_MEMORY_MB = 2048
@@ -116,6 +116,8 @@ class Options:
     template_sha256: str | None = None
     profile_sha256: str | None = None
     fonts: dict[str, str] = field(default_factory=dict)  # report font faces by role (--font body=仿宋)
+    overview: bool = True  # 复核汇总报告.docx after the run (--no-overview)
+    compare: str | None = None  # --compare PREVIOUS_OUTBOX: 对比.xlsx and the report's 对比 section
 
     def to_json(self) -> dict:
         return {
@@ -124,7 +126,7 @@ class Options:
             "jobs": self.jobs, "timeout": self.timeout, "max_memory_mb": self.max_memory_mb,
             "watch": self.watch, "poll_interval": self.poll_interval, "settle": self.settle, "version": __version__,
             "report_template_sha256": self.template_sha256, "profile_sha256": self.profile_sha256,
-            "fonts": self.fonts,
+            "fonts": self.fonts, "overview": self.overview, "compare": self.compare,
         }
 
 
@@ -216,6 +218,16 @@ def options_from_args(args) -> tuple[Path, Path, Options]:
             if role.strip() not in DEFAULT_FONTS or not face.strip():
                 raise UsageError(f"--font 应写作 角色=字体名，如 body=仿宋；角色可用：{'、'.join(DEFAULT_FONTS)}（收到“{item}”）")
             o.fonts[role.strip()] = face.strip()
+    o.overview = not getattr(args, "no_overview", False)
+    if getattr(args, "compare", None):
+        if not o.overview:
+            raise UsageError("--compare 用于复核汇总报告的对比部分，不能与 --no-overview 同时使用")
+        prev = Path(args.compare)
+        if not (prev / RUN_JSON_NAME).is_file():
+            raise UsageError(f"--compare 应指定上次 selfeval-xl run 的输出文件夹（其中应有 run.json）：{prev}")
+        if prev.resolve() == outbox.resolve():
+            raise UsageError("--compare 指定的上次输出文件夹不能与本次输出文件夹相同")
+        o.compare = str(prev.resolve())
     if o.pdf:
         if not o.report:
             raise UsageError("--pdf 用于把报告转为 PDF，不能与 --no-report 同时使用")
@@ -368,6 +380,9 @@ def process_file(task: dict, state: dict) -> dict:
                                                  previous_reviewed=task.get("previous_reviewed")))
         projects = [dict(project_summary(p.review), outputs=list(p.outputs)) for p in job.projects]
         first = projects[0]
+        from .review import to_json
+
+        result["reviews"] = [to_json(p.review) for p in job.projects]  # kept by the parent (store.py)
         result.update(status="ok", staged=list(job.outputs), projects=projects,
                       **{k: first[k] for k in ("totals", "findings", "project", "finding_items", "profile")})
     except ReadError as err:
@@ -783,8 +798,10 @@ class Batch:
                 res = _failed(task, "INTERNAL", f"无法写入输出文件（{exc.strerror or exc}：{getattr(exc, 'filename', '') or ''}），该文件可能正在 Excel/Word 中打开")
             else:
                 done[rel] = _entry(rel, "ok", sha=task["sha256"], outputs=outputs, data=res)
+                store.write_reviews(self.outbox, rel, res.get("reviews") or [])
                 return
         self._drop_stale(rel)
+        store.drop_reviews(self.outbox, rel)
         done[rel] = _entry(rel, "failed", sha=task["sha256"], error=res.get("error"), data=res)
 
     def _pdf(self, held: list[tuple[dict, dict]], staging_root: Path, done: dict, progress: Progress) -> None:
@@ -833,11 +850,32 @@ def result_line(entries: list[dict]) -> str:
 
 def write_outputs(outbox: Path, options: Options, entries: list[dict], started: str, inbox: Path, **extra) -> None:
     entries = sorted(entries, key=lambda e: e["input"])
-    write_summary(Path(outbox) / SUMMARY_NAME, entries)
+    from . import overview  # pandas: parent process only
+
+    overview.write_summary(Path(outbox) / SUMMARY_NAME, entries)
     data = {"tool": "selfeval-xl", "version": __version__, "inbox": str(Path(inbox).resolve()),
             "outbox": str(Path(outbox).resolve()), "started": started, "finished": now_iso(),
             "options": options.to_json(), "counts": counts_of(entries), **extra, "files": entries}
     write_run_json(Path(outbox) / RUN_JSON_NAME, data)
+
+
+def write_overview(outbox: Path, options: Options) -> Path | None:
+    """复核汇总报告.docx (and 对比.xlsx with --compare) from the run.json just written; a
+    failure is reported on stderr and leaves the batch's results and exit code alone."""
+    from .errors import TemplateError
+    from .overview_report import write_overview_report
+
+    comparison = None
+    try:
+        if options.compare:
+            from .compare import COMPARE_NAME, compare, write_comparison
+
+            comparison = compare(Path(options.compare), outbox)
+            write_comparison(comparison, Path(outbox) / COMPARE_NAME)
+        return write_overview_report(outbox, comparison, fonts=options.fonts or None)
+    except (ValueError, OSError, TemplateError) as exc:
+        print(f"警告：复核汇总报告未能生成：{exc}", file=sys.stderr)
+        return None
 
 
 class _TermAsInterrupt:
@@ -888,6 +926,8 @@ def run(inbox: Path, outbox: Path, options: Options, out: TextIO | None = None) 
             progress.close()
         entries = list(done.values()) + skipped_entries(skipped, inbox)
         write_outputs(outbox, options, entries, started, inbox, **({"interrupted": True} if interrupted else {}))
+    if options.overview and not interrupted:
+        write_overview(outbox, options)
     line = result_line(entries)
     if interrupted:
         line += f"；已中断，{len(todo) - len(done)} 个文件未处理"
@@ -985,5 +1025,7 @@ def watch(inbox: Path, outbox: Path, options: Options, out: TextIO | None = None
             pass
         entries = list(state.values())
         write_outputs(outbox, options, entries, started, inbox, watching=False)
+    if options.overview:
+        write_overview(outbox, options)
     print(result_line(entries), file=out, flush=True)
     return exit_code(entries)

@@ -155,6 +155,24 @@ def cmd_run(args) -> int:
     return rc
 
 
+def cmd_compare(args) -> int:
+    """Two run output folders compared (compare.py): 对比.xlsx and a one-line summary."""
+    from .compare import COMPARE_NAME, compare, write_comparison
+
+    for folder in (args.outbox_a, args.outbox_b):
+        if not (Path(folder) / "run.json").is_file():
+            print(f"错误：{folder} 不是 selfeval-xl run 的输出文件夹（找不到 run.json）", file=sys.stderr)
+            return EXIT_USAGE
+    c = compare(Path(args.outbox_a), Path(args.outbox_b))
+    target = write_comparison(c, Path(args.output) if args.output else Path(args.outbox_b) / COMPARE_NAME)
+    print(c.summary())
+    for m in c.fuzzy:
+        how = f"名称相近（相似度{m.similarity:.2f}）" if m.how == "名称相近" else m.how
+        print(f"  {how}：{m.a['department']}《{m.a['project']}》→ {m.b['department']}《{m.b['project']}》")
+    print(f"已生成：{target}")
+    return EXIT_OK
+
+
 def cmd_mail(args) -> int:
     """E-mail the outputs of a run: .eml drafts (default), SMTP (--send) or a dry run (mail.py)."""
     from . import mail
@@ -236,7 +254,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--max-memory", default=None, metavar="MB", help="每个处理进程的内存上限，MB（默认 2048，0 为不限；仅 Linux/macOS）")
     c.add_argument("--mail", default=None, metavar="CSV", help="处理完后按收件人文件为每个项目生成邮件草稿（OUTBOX/mail/，不发送）")
     c.add_argument("--mail-attach", default="report", metavar="KINDS", help="邮件附件种类：report,workbook,pdf,letter（默认 report）")
+    c.add_argument("--no-overview", action="store_true", help="不生成复核汇总报告（复核汇总报告.docx）")
+    c.add_argument("--compare", default=None, metavar="PREVIOUS_OUTBOX", help="与上次 run 的输出文件夹对比：生成 对比.xlsx，并在汇总报告中加入对比部分")
     c.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("compare", help="对比两次 run 的结果：得分变化、新增和未再出现的项目、重复出现的问题")
+    c.add_argument("outbox_a", metavar="OUTBOX_A", help="较早一次（如上年）run 的输出文件夹")
+    c.add_argument("outbox_b", metavar="OUTBOX_B", help="较近一次 run 的输出文件夹")
+    c.add_argument("-o", "--output", default=None, metavar="FILE", help="对比结果工作簿（默认 OUTBOX_B/对比.xlsx）")
+    c.set_defaults(func=cmd_compare)
 
     c = sub.add_parser("mail", help="把复核结果发给主管部门：默认生成 .eml 草稿，--send 时经 SMTP 发送（不重复发送）")
     c.add_argument("outbox", metavar="OUTBOX", help="run 命令的输出文件夹（含 run.json）")

@@ -297,7 +297,8 @@ def finalize(outbox: Path, issuer: str | None = None, when: Date | None = None) 
     from .review import review
     from .layout import read_all_grids
     from .sources import load_grids
-    from .summary import RUN_JSON_NAME, SUMMARY_NAME, load_run_json, write_summary
+    from .overview import write_summary
+    from .summary import RUN_JSON_NAME, SUMMARY_NAME, load_run_json
 
     outbox = Path(outbox)
     run_json = outbox / RUN_JSON_NAME

@@ -38,7 +38,10 @@ def _tree(root: Path) -> dict[str, str]:
 
 
 def _files(root: Path) -> set[str]:
-    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    """The files in ``root`` but the batch-level overview (复核汇总报告.docx and the kept
+    reviews under .selfeval/, checked in test_overview.py)."""
+    return {p.relative_to(root).as_posix() for p in root.rglob("*")
+            if p.is_file() and p.name != "复核汇总报告.docx" and p.relative_to(root).parts[0] != ".selfeval"}
 
 
 def _run_json(outbox: Path) -> dict:
@@ -212,29 +215,30 @@ def test_run_folder(inbox, tmp_path):
     for name, stem in EXPECTED_OK.items():
         want |= {("子文件夹/" if "/" in name else "") + n for n in _outputs(stem)}
     assert _files(outbox) == want
-    assert not [p for p in outbox.iterdir() if p.name.startswith(".")]
+    assert [p.name for p in outbox.iterdir() if p.name.startswith(".")] == [".selfeval"]  # the kept reviews
 
-    # 汇总.xlsx
+    # 汇总.xlsx (overview.py): every input on 文件, every project on 项目, every finding on 复核发现
     wb = load_workbook(outbox / "汇总.xlsx")
-    ws = wb["汇总"]
-    header = [c.value for c in ws[1]]
-    assert header == ["文件", "项目名称", "主管部门", "年度", "自评总分", "自评分之和", "规则总分", "差异",
-                      "错误", "警告", "提示", "状态", "说明"]
-    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:M13"
+    ws = wb["文件"]
+    assert [c.value for c in ws[1]] == ["文件", "状态", "项目数", "错误代码", "说明"]
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:E13"
     rows = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
     assert set(rows) == set(files)
-    assert rows[SAMPLE.name][1:8] == ("苏州市打造先进制造业基地专项资金", "苏州市工业和信息化局", 2020, 77.38, 77.38, 77.51, 0.13)  # 差异 = 规则总分 − 自评总分
-    assert rows[SAMPLE.name][11] == "成功"
+    assert rows[SAMPLE.name][1:3] == ("成功", 1)
     for name, code in EXPECTED_FAILED.items():
-        assert rows[name][11] == "失败" and rows[name][12].startswith(f"[{code}]")
+        assert rows[name][1] == "失败" and rows[name][3] == code and rows[name][4].startswith(f"[{code}]")
     for name in EXPECTED_SKIPPED:
-        assert rows[name][11] == "跳过"
+        assert rows[name][1] == "跳过"
+    projects = {r[12]: r for r in wb["项目"].iter_rows(min_row=2, values_only=True)}
+    assert set(projects) == set(EXPECTED_OK)
+    assert projects[SAMPLE.name][:8] == ("苏州市工业和信息化局", "苏州市打造先进制造业基地专项资金", 2020,
+                                         "苏州市级财政支出项目绩效自评（填表说明，2020年版）", 98.96, 77.38, 77.51, 0.13)
     fd = wb["复核发现"]
-    assert [c.value for c in fd[1]] == ["文件", "单元格", "代码", "级别", "说明"]
+    assert [c.value for c in fd[1]] == ["级别", "主管部门", "项目", "问题", "指标", "单元格", "说明", "代码", "文件"]
     found = list(fd.iter_rows(min_row=2, values_only=True))
-    assert len([r for r in found if r[0] == SAMPLE.name]) == sum(sample["findings"].values())
-    assert {r[0] for r in found} == set(EXPECTED_OK)
-    assert {r[3] for r in found} <= {"错误", "警告", "提示"}
+    assert len([r for r in found if r[8] == SAMPLE.name]) == sum(sample["findings"].values())
+    assert {r[8] for r in found} == set(EXPECTED_OK)
+    assert {r[0] for r in found} <= {"错误", "警告", "提示"}
     assert len(found) == sum(len(files[n]["finding_items"]) for n in EXPECTED_OK)
 
 
@@ -344,8 +348,8 @@ def test_skip_unchanged_and_outbox_inside_inbox(tmp_path, capsys):
     assert files["a.xlsx"]["outputs"] == ["a.复核.xlsx"] and files["a.xlsx"]["totals"] == first["a.xlsx"]["totals"]
     assert "unchanged" not in files["b.xlsx"] and files["b.xlsx"]["totals"]["self"] == 77.42
     assert out_a.stat().st_mtime_ns == stamp
-    rows = {r[0]: r for r in load_workbook(outbox / "汇总.xlsx")["汇总"].iter_rows(min_row=2, values_only=True)}
-    assert rows["a.xlsx"][1] == "苏州市打造先进制造业基地专项资金" and "未变化" in rows["a.xlsx"][12]
+    rows = {r[0]: r for r in load_workbook(outbox / "汇总.xlsx")["文件"].iter_rows(min_row=2, values_only=True)}
+    assert rows["a.xlsx"][1] == "成功" and "未变化" in rows["a.xlsx"][4]
 
     # another option that changes the outputs: processed again
     assert cli.main([*args, "--skip-unchanged", "--no-findings"]) == 0
@@ -396,9 +400,9 @@ def test_summary_strings_are_text_not_formulas(tmp_path, seed):
     box.mkdir()
     build(box / "注入.xlsx", content(seed, project_name=risky[0], department="@SUM(A1)"))
     assert cli.main(["run", str(box), "-o", str(tmp_path / "out"), "-j", "1", "-q", "--no-report"]) == 0
-    ws = load_workbook(tmp_path / "out" / "汇总.xlsx")["汇总"]
+    ws = load_workbook(tmp_path / "out" / "汇总.xlsx")["项目"]
     assert (ws["B2"].value, ws["B2"].data_type) == (risky[0], "s")
-    assert (ws["C2"].value, ws["C2"].data_type) == ("@SUM(A1)", "s")
+    assert (ws["A2"].value, ws["A2"].data_type) == ("@SUM(A1)", "s")
 
 
 def test_quiet_non_tty_prints_one_line(tmp_path):
@@ -498,7 +502,7 @@ def test_watch(tmp_path):
         assert data["watching"] is False
         assert out.strip().splitlines()[-1] == "处理 1 个文件：成功 1，失败 0，跳过 1"
         assert "Traceback" not in err
-        assert not [p for p in outbox.iterdir() if p.name.startswith(".")]
+        assert [p.name for p in outbox.iterdir() if p.name.startswith(".")] == [".selfeval"]  # no staging left
 
 
 def test_watch_settles_before_processing(tmp_path):
@@ -575,10 +579,11 @@ def test_font_option_reaches_the_report(tmp_path):
     out = tmp_path / "out"
     rc = _cli("run", str(inbox), "-o", str(out), "-q", "-j", "1", "--font", "body=仿宋", "--font", "heading2=楷体")
     assert rc.returncode == 0, rc.stderr
-    (docx,) = out.glob("*.docx")
-    styles = {s.style_id: s for s in Document(docx).styles if s.type == 1}
-    assert styles["Normal"].element.rPr.rFonts.get(qn("w:eastAsia")) == "仿宋"
-    assert styles["Heading2"].element.rPr.rFonts.get(qn("w:eastAsia")) == "楷体"
+    (docx,) = out.glob("*.自评价报告.docx")
+    for doc in (docx, out / "复核汇总报告.docx"):  # the batch's overview report too
+        styles = {s.style_id: s for s in Document(doc).styles if s.type == 1}
+        assert styles["Normal"].element.rPr.rFonts.get(qn("w:eastAsia")) == "仿宋"
+        assert styles["Heading2"].element.rPr.rFonts.get(qn("w:eastAsia")) == "楷体"
     assert _run_json(out)["options"]["fonts"] == {"body": "仿宋", "heading2": "楷体"}
     bad = _cli("run", str(inbox), "-o", str(tmp_path / "o2"), "-q", "--font", "正文=仿宋")
     assert bad.returncode == 2 and "--font" in bad.stderr

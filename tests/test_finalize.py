@@ -56,10 +56,11 @@ def test_finalize_totals_from_decisions(outbox):
     assert data["finalized"]["issuer"] == "苏州市财政局" and data["finalized"]["date"] == "2026-12-01"
     assert f"{STEM}.复核意见书.docx" in entry["outputs"]
 
-    ws = load_workbook(outbox / "汇总.xlsx")["汇总"]
+    ws = load_workbook(outbox / "汇总.xlsx")["项目"]  # overview.py: one row per project
     header = [c.value for c in ws[1]]
-    assert header[-1] == "最终得分" and ws.cell(2, len(header)).value == 77.38
-    assert ws.cell(2, header.index("差异") + 1).value == 0.13  # 规则总分 − 自评总分
+    assert header[5:8] == ["自评分", "复核得分", "最终得分"]
+    assert [ws.cell(2, c).value for c in (6, 7, 8)] == [77.38, 77.51, 77.38]
+    assert ws.cell(2, header.index("差异") + 1).value == 0  # 最终得分 − 自评分 once finalized
 
     text = _letter_text(outbox / f"{STEM}.复核意见书.docx")
     assert "关于《苏州市打造先进制造业基地专项资金》绩效自评的复核意见" in text

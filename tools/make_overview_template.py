@@ -1,0 +1,134 @@
+"""Generate templates/复核汇总报告.docx, the docxtpl template of the batch's 复核汇总报告.
+
+    python tools/make_overview_template.py [output.docx]
+
+Same GB/T 9704 family as the per-project report: the page, styles, fonts, tables and page
+numbers come from ``make_report_template`` (one definition); only the body differs. The
+variables are documented in ``selfeval_xl/overview_report.py`` (``build_context``).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from docx import Document
+from docx.oxml.ns import qn
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "templates" / "复核汇总报告.docx"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import make_report_template as base  # noqa: E402  (styles, page, tables: one definition)
+
+
+def build() -> Document:
+    doc, para = base._document()  # the same styles, page, font table (with altName) as the report
+
+    para("{{ title }}", "Title")
+    para("{{ subtitle }}", "Subtitle")
+    para("{{ intro }}")
+
+    para("一、复核范围", "Heading1")
+    para("{{ scope.sentence }}")
+    para("{%p if scope.failures %}")
+    para("表{{ t.failures }}  未能复核的文件", "Caption")
+    base._table(doc, [12, 58, 86], [
+        ["序号", "文件", "原因"],
+        ["{%tr for f in scope.failures %}"],
+        ["{{ f.no }}", "{{ f.input }}", "{{ f.message }}"],
+        ["{%tr endfor %}"],
+    ], styles=["TableCenter", "TableText", "TableText"])
+    para("{%p endif %}")
+
+    para("二、复核得分分布", "Heading1")
+    para("{{ scores.sentence }}")
+    para("{%p if scores.chart %}")
+    para("{{ scores.chart }}", "Figure")
+    para("图1  复核得分分布", "Caption")
+    para("{%p endif %}")
+    para("{%p if scores.bands %}")
+    para("表{{ t.bands }}  复核得分分布", "Caption")
+    base._table(doc, [52, 52, 52], [
+        ["分数段", "项目数", "占比"],
+        ["{%tr for b in scores.bands %}"],
+        ["{{ b.label }}", "{{ b.count }}", "{{ b.share }}"],
+        ["{%tr endfor %}"],
+    ])
+    para("{%p endif %}")
+    para("{{ scores.grade_sentence }}")
+    para("{%p if scores.grades %}")
+    para("表{{ t.grades }}  等级分布", "Caption")
+    base._table(doc, [52, 52, 52], [
+        ["等级", "项目数", "占比"],
+        ["{%tr for g in scores.grades %}"],
+        ["{{ g.grade }}", "{{ g.count }}", "{{ g.share }}"],
+        ["{%tr endfor %}"],
+    ])
+    para("{%p endif %}")
+
+    para("三、各主管部门情况", "Heading1")
+    para("{{ departments.sentence }}")
+    para("表{{ t.departments }}  各主管部门复核情况", "Caption")
+    base._table(doc, [36, 14, 18, 20, 20, 48], [
+        ["主管部门", "项目数", "平均自评分", "平均复核得分", "有错误的项目数", "最常见问题"],
+        ["{%tr for d in departments.rows %}"],
+        ["{{ d.department }}", "{{ d.projects }}", "{{ d.self_mean }}", "{{ d.review_mean }}", "{{ d.with_errors }}", "{{ d.top }}"],
+        ["{%tr endfor %}"],
+        ["合计", "{{ departments.total.projects }}", "{{ departments.total.self_mean }}", "{{ departments.total.review_mean }}",
+         "{{ departments.total.with_errors }}", "{{ departments.total.top }}"],
+    ], styles=["TableText", "TableCenter", "TableCenter", "TableCenter", "TableCenter", "TableText"])
+
+    para("四、自评分与复核得分差异最大的项目", "Heading1")
+    para("{{ largest.sentence }}")
+    para("{%p if largest.rows %}")
+    para("表{{ t.largest }}  差异最大的项目", "Caption")
+    base._table(doc, [10, 36, 56, 18, 18, 18], [
+        ["序号", "主管部门", "项目", "自评分", "复核得分", "差异"],
+        ["{%tr for p in largest.rows %}"],
+        ["{{ p.no }}", "{{ p.department }}", "{{ p.project }}", "{{ p.self }}", "{{ p.review }}", "{{ p.diff }}"],
+        ["{%tr endfor %}"],
+    ], styles=["TableCenter", "TableText", "TableText", "TableCenter", "TableCenter", "TableCenter"])
+    para("{%p endif %}")
+
+    para("五、主要问题", "Heading1")
+    para("{{ problems.sentence }}")
+    para("{%p for p in problems.rows %}")
+    para("（{{ p.no }}）{{ p.label }}", "Heading2")
+    para("{{ p.text }}")
+    para("{%p endfor %}")
+
+    para("{%p if comparison %}")
+    para("六、与上次复核对比", "Heading1")
+    para("{{ comparison.sentence }}")
+    para("表{{ t.compare }}  各主管部门对比", "Caption")
+    base._table(doc, [40, 18, 18, 26, 18, 18, 18], [
+        ["主管部门", "上次项目数", "本次项目数", "平均得分变化", "重复出现的问题", "已改正的问题", "新出现的问题"],
+        ["{%tr for d in comparison.departments %}"],
+        ["{{ d.department }}", "{{ d.a }}", "{{ d.b }}", "{{ d.mean_change }}", "{{ d.repeated }}", "{{ d.fixed }}",
+         "{{ d.new_problems }}"],
+        ["{%tr endfor %}"],
+    ], styles=["TableText", "TableCenter", "TableCenter", "TableCenter", "TableCenter", "TableCenter", "TableCenter"])
+    para("{%p for r in comparison.repeated %}")
+    para("{{ r.no }}. {{ r.text }}")
+    para("{%p endfor %}")
+    para("{%p endif %}")
+
+    para("{{ advice_number }}、建议", "Heading1")
+    para("{%p for a in advice %}")
+    para("{{ a.no }}. {{ a.text }}")
+    para("{%p endfor %}")
+
+    base._finish(doc, "{{ title }}")
+    return doc
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[1]) if len(argv) > 1 else OUTPUT
+    out.parent.mkdir(parents=True, exist_ok=True)
+    build().save(out)
+    print(f"已生成汇总报告模板：{out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))
