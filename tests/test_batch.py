@@ -176,8 +176,12 @@ def test_run_folder(inbox, tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert elapsed < 120
     assert _tree(inbox) == before  # inputs byte-identical, nothing added to INBOX
-    assert proc.stdout.strip() == "处理 9 个文件：成功 3，失败 6，跳过 3"
+    # issue 15: the three copies of one project (same 项目名称 + 主管部门) are flagged DUPLICATE_PROJECT,
+    # and every failure is listed on stderr with its code
+    assert proc.stdout.strip() == "处理 9 个文件：成功 3，失败 6，跳过 3；重复提交 2 个（DUPLICATE_PROJECT，见汇总.xlsx）"
     assert proc.stdout.count("\n") == 1
+    for name, code in EXPECTED_FAILED.items():
+        assert f"  {name}：[{code}] {name}：" in proc.stderr
 
     data = _run_json(outbox)
     files = _by_input(data)
@@ -219,12 +223,15 @@ def test_run_folder(inbox, tmp_path):
     ws = wb["汇总"]
     header = [c.value for c in ws[1]]
     assert header == ["文件", "项目名称", "主管部门", "年度", "自评总分", "自评分之和", "规则总分", "差异",
-                      "错误", "警告", "提示", "状态", "说明"]
-    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:M13"
+                      "错误", "警告", "提示", "状态", "说明", "工作表"]  # 工作表: issue 15 (one row per project)
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:N13"
     rows = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
     assert set(rows) == set(files)
     assert rows[SAMPLE.name][1:8] == ("苏州市打造先进制造业基地专项资金", "苏州市工业和信息化局", 2020, 77.38, 77.38, 77.51, -0.13)
-    assert rows[SAMPLE.name][11] == "成功"
+    assert rows[SAMPLE.name][11] == "成功" and rows[SAMPLE.name][13] == "自评表"
+    dups = {n: e["duplicate_of"] for n, e in files.items() if e.get("duplicate_of")}
+    assert dups == {"子文件夹/副本.xlsx": "漂移.xlsx", SAMPLE.name: "漂移.xlsx"}  # kept: no 副本 in the name, shallow, first
+    assert rows["子文件夹/副本.xlsx"][12] == "[DUPLICATE_PROJECT] 与 漂移.xlsx 为同一项目（重复提交），邮件只发送一次"
     for name, code in EXPECTED_FAILED.items():
         assert rows[name][11] == "失败" and rows[name][12].startswith(f"[{code}]")
     for name in EXPECTED_SKIPPED:
@@ -494,8 +501,9 @@ def test_watch(tmp_path):
     assert files["子/甲.xlsx"]["status"] == "ok"
     assert files["~$甲.xlsx"]["status"] == "skipped"
     if POSIX:
-        assert proc.returncode == 0, err
+        assert proc.returncode == 130, err  # issue 15: Ctrl-C ends --watch with 130, as the README says
         assert data["watching"] is False
+        assert "完成 子/甲.xlsx：规则总分 77.51（自评 77.38）" in out  # issue 15: the line names the file and its score
         assert out.strip().splitlines()[-1] == "处理 1 个文件：成功 1，失败 0，跳过 1"
         assert "Traceback" not in err
         assert not [p for p in outbox.iterdir() if p.name.startswith(".")]
@@ -524,7 +532,7 @@ def test_watch_settles_before_processing(tmp_path):
     assert rc == 0
     files = _by_input(_run_json(outbox))
     assert files["a.xlsx"]["status"] == "ok" and files["a.xlsx"]["sha256"] == _sha(SAMPLE)
-    batches = [line for line in out.getvalue().splitlines() if line.startswith("[")]
+    batches = [line for line in out.getvalue().splitlines() if line.startswith("[") and "处理 " in line]
     # the partial file found at start fails; then one batch once the copy has settled
     assert len(batches) == 2, out.getvalue()
     assert batches[0].endswith("处理 1 个文件：成功 0，失败 1，跳过 0")
