@@ -53,10 +53,18 @@ def _check_percent(fmt: str, args) -> None:
                 raise SecurityError(f"模板中的格式宽度 {part} 过大（上限 {MAX_WIDTH}）")
 
 
-def _check_format(fmt: str) -> None:
+_NESTED_SPEC = re.compile(r"\{[^{}]*:[^{}]*\{")
+
+
+def _check_format(fmt: str, args=(), kwargs=None) -> None:
+    """``str.format`` widths: literal ones, and nested ones (``{0:>{1}}``) taken from the arguments."""
     m = _FORMAT_WIDTH.search(fmt)
     if m and int(m.group(1)) > MAX_WIDTH:
         raise SecurityError(f"模板中的格式宽度 {m.group(1)} 过大（上限 {MAX_WIDTH}）")
+    if _NESTED_SPEC.search(fmt):
+        for n in [*args, *(kwargs or {}).values()]:
+            if isinstance(n, int) and abs(n) > MAX_WIDTH:
+                raise SecurityError(f"模板中的格式宽度 {n} 过大（上限 {MAX_WIDTH}）")
 
 
 class _Codegen(CodeGenerator):
@@ -115,20 +123,21 @@ class SafeSandbox(SandboxedEnvironment):
 
     def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (jinja's signature)
         name = getattr(__obj, "__name__", "")
-        if isinstance(getattr(__obj, "__self__", None), str):
+        bound = getattr(__obj, "__wrapped__", __obj)  # jinja wraps str.format in a function
+        if isinstance(getattr(bound, "__self__", None), str):
             if name in _PADDING_METHODS:
                 for n in list(args) + list(kwargs.values()):
                     if isinstance(n, int) and n > MAX_WIDTH:
                         raise SecurityError(f"模板中 {name} 的宽度 {n} 过大（上限 {MAX_WIDTH}）")
             elif name in _FORMAT_METHODS:
-                _check_format(__obj.__self__)
+                _check_format(bound.__self__, args, kwargs)
             elif name == "replace":
-                s = __obj.__self__
+                s = bound.__self__
                 if len(args) >= 2 and isinstance(args[1], str):
                     _check_len(len(s) + (len(s) + 1) * len(args[1]), "替换")
             elif name == "join" and args:
                 items = list(args[0]) if not isinstance(args[0], (str, list, tuple)) else args[0]
-                _check_len(sum(len(str(x)) for x in items) + len(__obj.__self__) * len(items), "连接")
+                _check_len(sum(len(str(x)) for x in items) + len(bound.__self__) * len(items), "连接")
                 args = (items, *args[1:])
         return super().call(__context, __obj, *args, **kwargs)
 
