@@ -756,8 +756,14 @@ def _entry(rel: str, status: str, *, sha: str | None = None, error: dict | None 
                                  outputs=list(outputs))]
     e = FileEntry(input=rel, status=status, error=error, outputs=list(outputs), sha256=sha,
                   projects=projects or [], output_sha256=dict(output_sha256 or {}), reason=reason,
-                  seconds=data.get("seconds"), size=data.get("size"))
+                  seconds=data.get("seconds"), size=data.get("size"),
+                  extra={k: data[k] for k in PASSTHROUGH_KEYS if data.get(k) is not None})
     return e.to_json()
+
+
+# Keys of a worker result copied into the run.json entry as they are (added by other per-file
+# jobs, e.g. the input's "kind" for Word inputs): the manifest keeps keys it does not know.
+PASSTHROUGH_KEYS = ("kind",)
 
 
 def skipped_entries(skipped: list[tuple[Path, str]], inbox: Path) -> list[dict]:
