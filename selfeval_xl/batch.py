@@ -1093,7 +1093,9 @@ def mark_duplicates(entries: list[dict]) -> int:
     seen: dict[tuple[str, str], str] = {}
     n = 0
     for e in sorted(ok, key=order):
-        e.pop("duplicate_of", None)
+        e.pop("duplicate_of", None)  # marked afresh each time (--watch, reused entries)
+        for proj in e.get("projects") or ():
+            proj.pop("duplicate_of", None)
         dup = None
         p = PurePosixPath(e["input"])
         orig = _original_stem(p.stem)

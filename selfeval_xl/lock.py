@@ -2,10 +2,10 @@
 
 The lock is an OS file lock (``flock`` on POSIX, ``msvcrt.locking`` on Windows) on
 ``OUTBOX/.selfeval-xl.lock``: the OS releases it when the holder dies, so a lock left by a
-killed run (kill -9, power cut) is simply taken over — the file stays, the lock does not. The file
-holds who has it (pid, host, command, since) so the second run can name the holder. On a
-filesystem without working locks (some network shares) a pid check is the fallback: a holder
-pid on this host that is no longer alive is stale and taken over.
+killed run (kill -9, power cut) is simply taken over — the file may stay, the lock does not. The
+file holds who has it (pid, host, command, since) so the second run can name the holder. On a
+filesystem without working locks (some network shares) the pid is the fallback: a holder pid on
+this host that is no longer alive (or no holder at all) is stale and taken over.
 """
 from __future__ import annotations
 
@@ -66,7 +66,10 @@ def read_holder(outbox: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _try_lock(fh) -> bool:
+def _try_lock(fh) -> str:
+    """"locked", "busy" (another process holds it) or "unsupported" (no file locks here)."""
+    import errno
+
     try:
         if os.name == "nt":  # pragma: no cover
             import msvcrt
@@ -77,9 +80,11 @@ def _try_lock(fh) -> bool:
             import fcntl
 
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
+    except OSError as err:
+        if err.errno in (getattr(errno, "ENOLCK", -1), getattr(errno, "EOPNOTSUPP", -1), getattr(errno, "ENOSYS", -1)):
+            return "unsupported"
+        return "busy"
+    return "locked"
 
 
 def _same_file(fh, path: Path) -> bool:
@@ -100,15 +105,17 @@ def outbox_lock(outbox: Path, what: str) -> Iterator[dict]:
     path = outbox / LOCK_NAME
     for _ in range(20):
         fh = open(path, "a+b")
-        if _try_lock(fh):
+        state = _try_lock(fh)
+        if state == "locked":
             if _same_file(fh, path):
                 break
             fh.close()  # we locked a file its holder had just removed: try the new one
             continue
         info = read_holder(outbox)
-        same_host = info.get("host") == socket.gethostname()
-        if same_host and isinstance(info.get("pid"), int) and not _pid_alive(info["pid"]):
-            break  # no working file locks here and the holder is dead: stale, take it over
+        if state == "unsupported":  # no working file locks here: the pid decides
+            pid = info.get("pid")
+            if not (info.get("host") == socket.gethostname() and isinstance(pid, int) and _pid_alive(pid)):
+                break  # nobody, or a dead holder on this host: stale, take it over
         fh.close()
         raise LockedError(f"输出文件夹 {outbox} 正被另一个 selfeval-xl 使用（{holder_text(info) or '持有者未知'}），"
                           f"请等它结束后再{what}；若确认该进程已不存在，可删除 {path}")
