@@ -25,10 +25,22 @@ Design decisions
   report, PDF with ``--pdf``) does the parent move them into place with ``os.replace`` (each
   file atomic). A failed, crashed or killed file leaves nothing. A file that fails now loses
   the outputs the previous run.json recorded for it: they would describe another version.
+- **Outputs and run.json agree (issue 15).** The whole run holds the OUTBOX lock (lock.py);
+  stale staging folders are removed at start. The input is hashed in the worker (after a size
+  check on ``stat()``), each output's sha256 goes into run.json, and ``--skip-unchanged``
+  reuses only outputs whose bytes still match; an input is written to the journal
+  (``.selfeval-xl.journal``, fsynced) before its outputs are replaced, and a journal left by a
+  killed run voids those entries. Workers die with the parent (PR_SET_PDEATHSIG on Linux, a
+  parent-watch thread everywhere, RLIMIT_CPU as a backstop).
+- **Names.** Outputs are named after the path inside INBOX (a symlink after itself); names
+  are claimed per OUTBOX folder for the life of the Batch (all of ``--watch``) and checked
+  again on the names the worker actually wrote. Links leaving INBOX are skipped unless
+  ``--follow-links``.
 - **PDF** (``--pdf``) is converted by the parent after the workers, all reports in one
   LibreOffice call (much faster than one call per file), then committed.
 - **Skipped, listed in run.json**: lock files ``~$*``, hidden files and folders (dot-names, and
-  the Windows hidden attribute), non-spreadsheets, and this tool's own ``*.复核.xlsx``. The
+  the Windows hidden attribute), non-spreadsheets, and this tool's own ``*.复核.xlsx``,
+  ``汇总.xlsx`` and ``run.json``. The
   OUTBOX folder is left out of the walk silently when it lies inside INBOX.
 - **Watch mode** polls (no dependency); a new or changed file is processed once its size and
   mtime have been identical for ``settle`` further polls. Files that disappear drop out of
@@ -61,7 +73,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, TextIO
 
 from . import __version__
-from .errors import CODES, ExitCode, ReadError, UsageError
+from .errors import CODES, ExitCode, ReadError, UsageError  # noqa: F401 (batch.UsageError: the old name)
 from .fmt import columns
 from .manifest import FileEntry, ProjectEntry, RunManifest
 from .sources import DEFAULT_LIMITS, SPREADSHEET_SUFFIXES

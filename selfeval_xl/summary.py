@@ -1,4 +1,5 @@
-"""The two batch outputs beside the per-file results: ``汇总.xlsx`` and ``run.json``.
+"""The two batch outputs beside the per-file results: ``汇总.xlsx`` and ``run.json``
+(run.json's encoding is owned by ``manifest``; these are the dict-level doors to it).
 
 Both are built from the run.json file entries alone (plain dicts, see ``batch``), so a summary
 can be rewritten from a previous run.json without re-reading any workbook. Both are written
@@ -10,12 +11,11 @@ type and Excel's quote prefix (the hidden apostrophe).
 """
 from __future__ import annotations
 
-import json
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from .cells import put
-from .fsutil import atomic_save_workbook, atomic_write_text
+from .fsutil import atomic_save_workbook
 
 SUMMARY_NAME = "汇总.xlsx"
 RUN_JSON_NAME = "run.json"
