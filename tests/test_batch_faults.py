@@ -288,11 +288,11 @@ def test_outputs_get_the_process_umask_not_0600(capsys, tmp_path):
     shutil.copy2(SAMPLE, box / "a.xlsx")
     old = os.umask(0o002)
     try:
-        rc, o, e = _run(capsys, "run", box, "-o", tmp_path / "out", *FAST)
+        rc, o, e = _run(capsys, "run", box, "-o", tmp_path / "out", "-j", "1", "-q")
     finally:
         os.umask(old)
     assert rc == 0
-    for name in ("a.复核.xlsx", "run.json", "汇总.xlsx"):
+    for name in ("a.复核.xlsx", "a.自评价报告.docx", "run.json", "汇总.xlsx"):
         assert stat.S_IMODE((tmp_path / "out" / name).stat().st_mode) == 0o664, name
 
 
@@ -397,3 +397,13 @@ def _with(p, func):
     for action in p._subparsers._group_actions:
         action.choices["profiles"].set_defaults(func=func)
     return p
+
+
+@pytest.mark.skipif(not POSIX, reason="RLIMIT_CPU is POSIX")
+def test_cpu_backstop_limits_each_task():
+    code = ("import resource; from selfeval_xl.batch import _cpu_backstop; _cpu_backstop(5); "
+            "soft, hard = resource.getrlimit(resource.RLIMIT_CPU); ru = resource.getrusage(resource.RUSAGE_SELF); "
+            "print(soft - int(ru.ru_utime + ru.ru_stime))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert 38 <= int(r.stdout) <= 40  # twice the timeout plus 30 s beyond the CPU time used so far
