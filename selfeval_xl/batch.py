@@ -48,7 +48,8 @@ Design decisions
 
 Test-only fault injection: ``SELFEVAL_XL_FAULT="verb[=arg]:glob[;…]"`` makes the worker misbehave
 on files whose name matches ``glob``: ``sleep=S``, ``exit=N`` (``os._exit``), ``segv`` (a real
-segmentation fault), ``raise`` (an exception), ``memory=MB`` (allocate that much). It is read
+segmentation fault), ``raise`` (an exception), ``memory=MB`` (allocate that much), ``touch=PATH``
+(create a marker file, e.g. before a ``sleep``). It is read
 only inside workers and does nothing unless set; tests use it to prove crash/timeout isolation.
 """
 from __future__ import annotations
@@ -402,6 +403,8 @@ def _fault(name: str) -> None:
             ctypes.string_at(0)
         elif verb == "raise":
             raise RuntimeError("故障注入（测试用）")
+        elif verb == "touch":  # a marker file: "the worker is inside this file now"
+            Path(arg).touch()
         elif verb == "memory":
             block = bytearray(int(arg or 4096) * 2**20)
             block[::4096] = b"x" * len(block[::4096])

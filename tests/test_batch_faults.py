@@ -167,7 +167,8 @@ def test_workers_die_with_a_killed_parent(tmp_path):
     box.mkdir()
     shutil.copy2(SAMPLE, box / "a.xlsx")
     out = tmp_path / "out"
-    env = {**os.environ, batch.FAULT_ENV: "sleep=120:a.xlsx"}
+    marker = tmp_path / "inside"
+    env = {**os.environ, batch.FAULT_ENV: f"touch={marker}:a.xlsx;sleep=120:a.xlsx"}
     proc = subprocess.Popen([sys.executable, "-m", "selfeval_xl", "run", str(box), "-o", str(out), *FAST, "--timeout", "300"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -179,7 +180,11 @@ def test_workers_die_with_a_killed_parent(tmp_path):
                        if b"selfeval" in Path(f"/proc/{p}/cmdline").read_bytes() or
                        b"multiprocessing" in Path(f"/proc/{p}/cmdline").read_bytes()]
             time.sleep(0.2)
-        time.sleep(1.5)  # the worker is inside the sleeping file now
+        while not marker.exists():  # the worker is inside the (sleeping) file now, not starting up
+            assert time.monotonic() < deadline and proc.poll() is None, "the worker never reached the file"
+            time.sleep(0.1)
+        time.sleep(0.3)
+        assert not all(_gone(w) for w in workers)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         deadline = time.monotonic() + 10
@@ -376,6 +381,10 @@ def test_check_into_a_closed_pipe_has_no_traceback(tmp_path):
     r = subprocess.run(f'"{sys.executable}" -m selfeval_xl check "{SAMPLE}" | head -n 1', shell=True,
                        capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert r.stdout.strip() and "Traceback" not in r.stderr and "BrokenPipeError" not in r.stderr, r.stderr
+    # a reader that is gone before the first write: the write surely meets a closed pipe
+    r = subprocess.run(f'"{sys.executable}" -m selfeval_xl check --json "{SAMPLE}" | true; echo "rc=${{PIPESTATUS[0]}}"',
+                       shell=True, executable="/bin/bash", capture_output=True, text=True, encoding="utf-8", timeout=120)
+    assert "rc=141" in r.stdout and "Traceback" not in r.stderr and "BrokenPipeError" not in r.stderr, r.stderr
 
 
 def test_unexpected_exception_is_internal_with_traceback_flag(capsys, monkeypatch, tmp_path):
