@@ -25,10 +25,22 @@ Design decisions
   report, PDF with ``--pdf``) does the parent move them into place with ``os.replace`` (each
   file atomic). A failed, crashed or killed file leaves nothing. A file that fails now loses
   the outputs the previous run.json recorded for it: they would describe another version.
+- **Outputs and run.json agree (issue 15).** The whole run holds the OUTBOX lock (lock.py);
+  stale staging folders are removed at start. The input is hashed in the worker (after a size
+  check on ``stat()``), each output's sha256 goes into run.json, and ``--skip-unchanged``
+  reuses only outputs whose bytes still match; an input is written to the journal
+  (``.selfeval-xl.journal``, fsynced) before its outputs are replaced, and a journal left by a
+  killed run voids those entries. Workers die with the parent (PR_SET_PDEATHSIG on Linux, a
+  parent-watch thread everywhere, RLIMIT_CPU as a backstop).
+- **Names.** Outputs are named after the path inside INBOX (a symlink after itself); names
+  are claimed per OUTBOX folder for the life of the Batch (all of ``--watch``) and checked
+  again on the names the worker actually wrote. Links leaving INBOX are skipped unless
+  ``--follow-links``.
 - **PDF** (``--pdf``) is converted by the parent after the workers, all reports in one
   LibreOffice call (much faster than one call per file), then committed.
 - **Skipped, listed in run.json**: lock files ``~$*``, hidden files and folders (dot-names, and
-  the Windows hidden attribute), non-spreadsheets, and this tool's own ``*.复核.xlsx``. The
+  the Windows hidden attribute), non-spreadsheets, and this tool's own ``*.复核.xlsx``,
+  ``汇总.xlsx`` and ``run.json``. The
   OUTBOX folder is left out of the walk silently when it lies inside INBOX.
 - **Watch mode** polls (no dependency); a new or changed file is processed once its size and
   mtime have been identical for ``settle`` further polls. Files that disappear drop out of
@@ -36,7 +48,8 @@ Design decisions
 
 Test-only fault injection: ``SELFEVAL_XL_FAULT="verb[=arg]:glob[;…]"`` makes the worker misbehave
 on files whose name matches ``glob``: ``sleep=S``, ``exit=N`` (``os._exit``), ``segv`` (a real
-segmentation fault), ``raise`` (an exception), ``memory=MB`` (allocate that much). It is read
+segmentation fault), ``raise`` (an exception), ``memory=MB`` (allocate that much), ``touch=PATH``
+(create a marker file, e.g. before a ``sleep``). It is read
 only inside workers and does nothing unless set; tests use it to prove crash/timeout isolation.
 """
 from __future__ import annotations
@@ -44,6 +57,8 @@ from __future__ import annotations
 import fnmatch
 import multiprocessing
 import os
+import re
+import threading
 import shutil
 import signal
 import stat
@@ -59,15 +74,17 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, TextIO
 
 from . import __version__, store
-from .errors import CODES, ReadError
+from .errors import CODES, ExitCode, ReadError, UsageError  # noqa: F401 (batch.UsageError: the old name)
 from .fmt import columns
+from .manifest import FileEntry, ProjectEntry, RunManifest
 from .sources import DEFAULT_LIMITS, SPREADSHEET_SUFFIXES, WORD_SUFFIXES
-from .summary import RUN_JSON_NAME, SUMMARY_NAME, load_run_json, write_run_json
+from .summary import RUN_JSON_NAME, SUMMARY_NAME, load_run_json
 
 FAULT_ENV = "SELFEVAL_XL_FAULT"
 DEFAULT_MAX_MEMORY_MB = 2048
 STARTUP_TIMEOUT = 120.0  # seconds a worker may take to import everything and load the template
 STAGING_PREFIX = ".selfeval-staging-"
+JOURNAL_NAME = ".selfeval-xl.journal"  # inputs whose outputs are being replaced (see Batch._invalidate)
 LOCK_PREFIX = "~$"
 NATIVE_SUFFIXES = {".xlsx", ".xlsm"}  # written back as they are; other formats are converted
 OWN_OUTPUT_MARK = ".复核."  # <stem>.复核.xlsx, written by writeback
@@ -77,11 +94,8 @@ EXTRA_CODES: dict[str, str] = {
     "TEMPLATE_ERROR": "报告模板无法渲染",
     "PDF_FAILED": "PDF 转换失败",
     "NAME_CONFLICT": "输出文件名与同一文件夹中的另一个文件冲突",
+    "DUPLICATE_PROJECT": "重复提交的同一项目",
 }
-
-
-class UsageError(Exception):
-    """Bad command line (exit code 2); the message is Chinese."""
 
 
 def error_dict(code: str, detail: str, file: str = "") -> dict:
@@ -118,6 +132,8 @@ class Options:
     fonts: dict[str, str] = field(default_factory=dict)  # report font faces by role (--font body=仿宋)
     overview: bool = True  # 复核汇总报告.docx after the run (--no-overview)
     compare: str | None = None  # --compare PREVIOUS_OUTBOX: 对比.xlsx and the report's 对比 section
+    follow_links: bool = False  # --follow-links: symlinks leaving INBOX are reviewed, not skipped
+    max_file_bytes: int = DEFAULT_LIMITS.max_file_bytes  # checked from stat() before any byte is read
 
     def to_json(self) -> dict:
         return {
@@ -126,7 +142,7 @@ class Options:
             "jobs": self.jobs, "timeout": self.timeout, "max_memory_mb": self.max_memory_mb,
             "watch": self.watch, "poll_interval": self.poll_interval, "settle": self.settle, "version": __version__,
             "report_template_sha256": self.template_sha256, "profile_sha256": self.profile_sha256,
-            "fonts": self.fonts, "overview": self.overview, "compare": self.compare,
+            "fonts": self.fonts, "follow_links": self.follow_links, "overview": self.overview, "compare": self.compare,
         }
 
 
@@ -151,7 +167,8 @@ def options_from_args(args) -> tuple[Path, Path, Options]:
     if outbox.resolve() == inbox.resolve():
         raise UsageError("输出文件夹不能与输入文件夹相同（请用 -o 指定另一个文件夹，可以是输入文件夹的子文件夹）")
     o = Options(report=not args.no_report, findings=not args.no_findings, pdf=args.pdf,
-                skip_unchanged=args.skip_unchanged, quiet=args.quiet, watch=args.watch)
+                skip_unchanged=args.skip_unchanged, quiet=args.quiet, watch=args.watch,
+                follow_links=bool(getattr(args, "follow_links", False)))
     jobs = args.jobs if args.jobs is not None else str(os.cpu_count() or 1)
     try:
         o.jobs = int(jobs)
@@ -250,6 +267,29 @@ def _hidden(path: Path, name: str) -> bool:
     return bool(attrs & getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 2))
 
 
+_SHEET_NAME = re.compile(r'<sheet\b[^>]*\bname="([^"]*)"')
+
+
+def own_summary(path: Path) -> bool:
+    """This tool's 汇总.xlsx (by name, or by its sheets when renamed 汇总(1).xlsx …: overview.SHEETS, or
+    汇总 + 复核发现 as written before the overview)."""
+    if path.name == SUMMARY_NAME:
+        return True
+    if path.suffix.lower() != ".xlsx" or "汇总" not in path.stem:
+        return False
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            xml = z.read("xl/workbook.xml")[:200_000].decode("utf-8", "replace")
+    except (OSError, KeyError, zipfile.BadZipFile, RuntimeError):
+        return False
+    from .overview import SHEETS  # a constant of the module: pandas is imported only when writing
+
+    names = _SHEET_NAME.findall(xml)
+    return names[:2] == ["汇总", "复核发现"] or names == list(SHEETS)
+
+
 def skip_reason(path: Path) -> str | None:
     """Why a file in INBOX is not processed, or None if it is a workbook to review."""
     name = path.name
@@ -257,22 +297,47 @@ def skip_reason(path: Path) -> str | None:
         return "Excel/WPS 临时锁定文件（工作簿正在被打开），已跳过"
     if _hidden(path, name):
         return "隐藏文件，已跳过"
+    if name == RUN_JSON_NAME:
+        return "本工具生成的 run.json（以前某次运行的输出），已跳过"
     if path.suffix.lower() not in SPREADSHEET_SUFFIXES | WORD_SUFFIXES:
         return f"不是电子表格文件（扩展名“{path.suffix or '无'}”），已跳过"
     if OWN_OUTPUT_MARK in name:
         return "本工具生成的复核工作簿，已跳过"
     if not path.is_file():
-        return "不是普通文件，已跳过"
+        return "不是普通文件（或是指向不存在文件的符号链接），已跳过"
+    if own_summary(path):
+        return "本工具生成的汇总表（以前某次运行的输出），已跳过"
     return None
 
 
-def discover(inbox: Path, outbox: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Workbooks to review and (path, reason) of everything skipped, both sorted."""
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _link_reason(path: Path, root: Path, follow: bool) -> str | None:
+    """A symlink that leaves INBOX is skipped unless --follow-links (a link can make B's
+    draft carry A's file, or pull in a folder nobody meant to submit)."""
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError):
+        return "符号链接无法解析（可能循环），已跳过"
+    if _inside(target, root) or follow:
+        return None
+    return f"符号链接指向输入文件夹之外（{target}），已跳过；确需处理请加 --follow-links"
+
+
+def discover(inbox: Path, outbox: Path, follow_links: bool = False) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Workbooks to review and (path, reason) of everything skipped, both sorted.
+
+    Paths are the paths inside INBOX (a symlink keeps its own name: outputs are named after it).
+    Symlinked folders are entered only with ``follow_links`` (each real folder once)."""
     inbox = Path(inbox)
+    root = inbox.resolve()
     out_resolved = Path(outbox).resolve()
     todo: list[Path] = []
     skipped: list[tuple[Path, str]] = []
-    for dirpath, dirnames, filenames in os.walk(inbox, followlinks=False):
+    seen_dirs = {root}
+    for dirpath, dirnames, filenames in os.walk(inbox, followlinks=follow_links):
         d = Path(dirpath)
         keep = []
         for name in sorted(dirnames):
@@ -282,11 +347,26 @@ def discover(inbox: Path, outbox: Path) -> tuple[list[Path], list[tuple[Path, st
             if _hidden(sub, name):
                 skipped.append((sub, "隐藏文件夹，其中的文件未处理"))
                 continue
+            if sub.is_symlink():
+                why = _link_reason(sub, root, follow_links)
+                if why:
+                    skipped.append((sub, why.replace("已跳过", "其中的文件未处理")))
+                    continue
+                real = sub.resolve()
+                if not follow_links:
+                    skipped.append((sub, "指向输入文件夹内另一文件夹的符号链接，其中的文件按原位置处理"))
+                    continue
+                if real in seen_dirs:
+                    skipped.append((sub, "符号链接指向已处理过的文件夹，未重复处理"))
+                    continue
+                seen_dirs.add(real)
             keep.append(name)
         dirnames[:] = keep
         for name in sorted(filenames):
             p = d / name
             reason = skip_reason(p)
+            if reason is None and p.is_symlink():
+                reason = _link_reason(p, root, follow_links)
             if reason:
                 skipped.append((p, reason))
             else:
@@ -338,6 +418,8 @@ def _fault(name: str) -> None:
             ctypes.string_at(0)
         elif verb == "raise":
             raise RuntimeError("故障注入（测试用）")
+        elif verb == "touch":  # a marker file: "the worker is inside this file now"
+            Path(arg).touch()
         elif verb == "memory":
             block = bytearray(int(arg or 4096) * 2**20)
             block[::4096] = b"x" * len(block[::4096])
@@ -371,6 +453,14 @@ def process_file(task: dict, state: dict) -> dict:
                     "project": None, "finding_items": None, "restart": False}
     try:
         _fault(src.name)
+        if task.get("root") and not task.get("follow_links") and not _inside(src.resolve(), Path(task["root"])):
+            raise ReadError("UNSAFE_CONTENT", "该文件是指向输入文件夹之外的符号链接（可能在处理前被改动），未处理；确需处理请加 --follow-links", name)
+        from .fsutil import sha256
+
+        result["sha256"] = sha256(src)  # here, under the deadline: never in the parent
+        if task.get("reuse_sha") and task["reuse_sha"] == result["sha256"]:
+            result.update(status="unchanged", seconds=round(time.perf_counter() - t0, 3))
+            return result
         stage.mkdir(parents=True, exist_ok=True)
         from .pipeline import JobOptions, project_summary, review_into
 
@@ -383,6 +473,7 @@ def process_file(task: dict, state: dict) -> dict:
         from .review import to_json
 
         result["reviews"] = [to_json(p.review) for p in job.projects]  # kept by the parent (store.py)
+        result["staged_sha256"] = {n: sha256(stage / n) for n in job.outputs}
         result.update(status="ok", staged=list(job.outputs), projects=projects,
                       **{k: first[k] for k in ("totals", "findings", "project", "finding_items", "profile")})
     except ReadError as err:
@@ -408,8 +499,56 @@ def process_file(task: dict, state: dict) -> dict:
     return result
 
 
+def _die_with_parent() -> str:
+    """A worker must not outlive its parent (kill -9 of the run): on Linux the kernel sends it
+    SIGKILL (PR_SET_PDEATHSIG); everywhere a thread waits for the parent's end and exits."""
+    how = []
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0:  # PR_SET_PDEATHSIG = 1
+                how.append("PR_SET_PDEATHSIG")
+        except (OSError, AttributeError, ValueError):
+            pass
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        if not parent.is_alive():
+            os._exit(75)
+
+        def wait_parent() -> None:
+            parent.join()
+            os._exit(75)
+
+        threading.Thread(target=wait_parent, name="parent-watch", daemon=True).start()
+        how.append("parent-watch")
+    return "+".join(how)
+
+
+def _cpu_backstop(seconds: float | None) -> None:
+    """RLIMIT_CPU as a backstop behind the parent's deadline: this task may use ``seconds``
+    (twice the timeout plus a margin) more CPU time; past it the kernel ends the worker (POSIX)."""
+    if not seconds:
+        return
+    try:
+        import resource
+    except ImportError:  # Windows
+        return
+    try:
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        want = int(ru.ru_utime + ru.ru_stime + 2 * seconds + 30)
+        if hard != resource.RLIM_INFINITY:
+            want = min(want, hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (want, hard))
+    except (ValueError, OSError):
+        pass
+
+
 def _worker_main(conn, config: dict) -> None:
     """Entry point of a worker process (module level: picklable under spawn)."""
+    _die_with_parent()
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     except (ValueError, OSError, AttributeError):
@@ -436,6 +575,7 @@ def _worker_main(conn, config: dict) -> None:
             return
         if task is None:
             return
+        _cpu_backstop(config.get("timeout"))
         result = process_file(task, state)
         try:
             conn.send(("done", result))
@@ -640,24 +780,46 @@ def _fit(text: str, width: int) -> str:
 # ---- one batch ------------------------------------------------------------------------
 
 def _entry(rel: str, status: str, *, sha: str | None = None, error: dict | None = None, outputs=(),
-           data: dict | None = None, reason: str | None = None) -> dict:
+           data: dict | None = None, reason: str | None = None, projects: list[ProjectEntry] | None = None,
+           output_sha256: dict | None = None) -> dict:
+    """A run.json file entry (manifest.FileEntry, as JSON): built here and nowhere else."""
     data = data or {}
-    e = {"input": rel, "status": status, "error": error, "outputs": list(outputs),
-         "totals": data.get("totals"), "findings": data.get("findings"), "sha256": sha,
-         "project": data.get("project"), "finding_items": data.get("finding_items")}
-    if reason:
-        e["reason"] = reason
-    if "seconds" in data:
-        e["seconds"] = data["seconds"]
-    return e
+    if projects is None and data.get("projects") is None and (data.get("totals") or data.get("project")):
+        projects = [ProjectEntry(profile=data.get("profile"), totals=data.get("totals"), findings=data.get("findings"),
+                                 project=data.get("project"), finding_items=data.get("finding_items"),
+                                 outputs=list(outputs))]
+    e = FileEntry(input=rel, status=status, error=error, outputs=list(outputs), sha256=sha,
+                  projects=projects or [], output_sha256=dict(output_sha256 or {}), reason=reason,
+                  seconds=data.get("seconds"), size=data.get("size"),
+                  extra={k: data[k] for k in PASSTHROUGH_KEYS if data.get(k) is not None})
+    return e.to_json()
+
+
+# Keys of a worker result copied into the run.json entry as they are (added by other per-file
+# jobs, e.g. the input's "kind" for Word inputs): the manifest keeps keys it does not know.
+PASSTHROUGH_KEYS = ("kind",)
 
 
 def skipped_entries(skipped: list[tuple[Path, str]], inbox: Path) -> list[dict]:
     return [_entry(rel_of(p, inbox), "skipped", reason=reason) for p, reason in skipped]
 
 
+def clean_stale_staging(outbox: Path) -> list[str]:
+    """Staging folders left by a killed run (only called while holding the OUTBOX lock)."""
+    removed = []
+    for d in Path(outbox).glob(f"{STAGING_PREFIX}*"):
+        if d.is_dir() and not d.is_symlink():
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d.name)
+    return removed
+
+
 class Batch:
-    """Processes lists of INBOX files into OUTBOX; remembers the latest entry per input."""
+    """Processes lists of INBOX files into OUTBOX; remembers the latest entry per input.
+
+    Output names are claimed per OUTBOX folder for the whole life of the Batch (all of a
+    --watch session), on the names actually written; run.json's output hashes are the only
+    ground for reuse; an input is written to the journal before its outputs are replaced."""
 
     def __init__(self, inbox: Path, outbox: Path, options: Options, previous: dict | None = None):
         self.inbox = Path(inbox)
@@ -666,6 +828,44 @@ class Batch:
         self.previous = previous or {}
         self.prev_entries: dict[str, dict] = {e.get("input"): e for e in self.previous.get("files", []) if isinstance(e, dict)}
         self.prev_key = output_key(self.previous.get("options")) if self.previous else None
+        self.journal = self.outbox / JOURNAL_NAME
+        for rel in self._journaled():  # a killed run was replacing these: their entries describe nothing
+            self.prev_entries.pop(rel, None)
+        self.claims: dict[tuple[str, str], str] = {}  # (folder, casefolded name) -> input
+
+    # -- journal
+    def _journaled(self) -> set[str]:
+        import json
+
+        try:
+            lines = self.journal.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return set()
+        out = set()
+        for ln in lines:
+            try:
+                out.add(json.loads(ln))
+            except ValueError:
+                continue
+        return out
+
+    def _invalidate(self, rel: str) -> None:
+        """Before any output of ``rel`` is replaced: on disk, flushed (kill -9 safe)."""
+        import json
+
+        self.outbox.mkdir(parents=True, exist_ok=True)
+        with open(self.journal, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(rel, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.prev_entries.pop(rel, None)
+
+    def clear_journal(self) -> None:
+        """After run.json was written: it now describes every output on disk."""
+        try:
+            self.journal.unlink()
+        except OSError:
+            pass
 
     # -- helpers
     def _inside_outbox(self, rel: str) -> Path | None:
@@ -673,31 +873,66 @@ class Batch:
         root = self.outbox.resolve()
         return p if p != root and root in p.parents else None
 
-    def _unchanged(self, rel: str, sha: str) -> dict | None:
+    def _reusable_sha(self, rel: str) -> str | None:
+        """The previous input sha256 if --skip-unchanged may reuse this input's outputs: same
+        output options, previous result ok, every output present with the recorded sha256."""
         if not self.options.skip_unchanged or self.prev_key != output_key(self.options.to_json()):
             return None
         prev = self.prev_entries.get(rel)
-        if not prev or prev.get("status") != "ok" or prev.get("sha256") != sha or not prev.get("outputs"):
+        if not prev or prev.get("status") != "ok" or not prev.get("sha256") or not prev.get("outputs"):
             return None
+        recorded = prev.get("output_sha256") or {}
+        from .fsutil import sha256
+
         for out in prev["outputs"]:
             p = self._inside_outbox(out)
-            if p is None or not p.is_file():
+            if p is None or not p.is_file() or not recorded.get(out):
+                return None  # an entry without output hashes (older run.json) is never reused
+            try:
+                if sha256(p) != recorded[out]:
+                    return None
+            except OSError:
                 return None
-        e = dict(prev)
+        return prev["sha256"]
+
+    def _reused(self, rel: str) -> dict:
+        e = dict(self.prev_entries[rel])
         e["unchanged"] = True
         e.pop("seconds", None)
         return e
 
-    def _drop_stale(self, rel: str) -> None:
-        """A file that fails now must not keep the outputs of an earlier version."""
-        prev = self.prev_entries.get(rel)
-        for out in (prev or {}).get("outputs") or ():
+    def _claimed_by(self, parent: str, names, rel: str) -> str | None:
+        return next((self.claims[(parent, n.casefold())] for n in names
+                     if self.claims.get((parent, n.casefold()), rel) != rel), None)
+
+    def _claim(self, parent: str, names, rel: str) -> None:
+        for n in names:
+            self.claims[(parent, n.casefold())] = rel
+
+    def release(self, rel: str) -> None:
+        """``rel`` left INBOX (--watch): its names are free again."""
+        for k in [k for k, v in self.claims.items() if v == rel]:
+            del self.claims[k]
+
+    def _remove_outputs(self, rel: str, outputs, keep=()) -> None:
+        keep = set(keep)
+        for out in outputs or ():
+            if out in keep:
+                continue
+            parent, name = PurePosixPath(out).parent.as_posix(), PurePosixPath(out).name
+            if self.claims.get((parent, name.casefold()), rel) != rel:
+                continue  # now another input's output
             p = self._inside_outbox(out)
             if p is not None and p.is_file():
                 try:
                     p.unlink()
                 except OSError:
                     pass
+
+    def _drop_stale(self, rel: str) -> None:
+        """A file that fails now must not keep the outputs of an earlier version."""
+        prev = self.prev_entries.get(rel)
+        self._remove_outputs(rel, (prev or {}).get("outputs"))
 
     def _names(self, src: Path) -> list[str]:
         from .writeback import reviewed_name
@@ -736,34 +971,34 @@ class Batch:
         staging_root = self.outbox / f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
         progress = progress or Progress(0, False)
         tasks: list[dict] = []
-        claimed: dict[tuple[str, str], str] = {}
-        from .fsutil import sha256
+        root = str(self.inbox.resolve())
 
         # .xlsx/.xlsm claim their output names first: next to a.xlsx, a.xls (→ a.复核.xlsx) yields
         for src in sorted(files, key=lambda p: (p.suffix.lower() not in NATIVE_SUFFIXES, rel_of(p, self.inbox))):
             rel = rel_of(src, self.inbox)
             try:
-                sha = sha256(src)
+                size = src.stat().st_size  # size first: a 20 GB file is refused before any byte is read
             except OSError as exc:
                 done[rel] = _entry(rel, "failed", error=error_dict("NOT_A_WORKBOOK", f"无法读取文件（{exc.strerror or exc}）", rel))
                 progress.step(rel)
                 continue
+            if size > o.max_file_bytes:
+                err = ReadError("TOO_LARGE", f"文件 {size / 2**20:.1f} MB，超过上限 {o.max_file_bytes / 2**20:.0f} MB", rel)
+                self._drop_stale(rel)
+                done[rel] = _entry(rel, "failed", error=err.to_dict(), data={"size": size})
+                progress.step(rel)
+                continue
             names = self._names(src)
             parent = PurePosixPath(rel).parent.as_posix()
-            clash = next((claimed[(parent, n.casefold())] for n in names if (parent, n.casefold()) in claimed), None)
+            clash = self._claimed_by(parent, names, rel)
             if clash:
-                done[rel] = _entry(rel, "failed", sha=sha, error=error_dict("NAME_CONFLICT", f"输出文件名与“{clash}”相同，请改名后重新处理", rel))
+                done[rel] = _entry(rel, "failed", error=_conflict(rel, clash))
                 progress.step(rel)
                 continue
-            for n in names:
-                claimed[(parent, n.casefold())] = rel
-            same = self._unchanged(rel, sha)
-            if same is not None:
-                done[rel] = same
-                progress.step(rel)
-                continue
-            tasks.append({"source": str(src.resolve()), "rel": rel, "sha256": sha, "report": o.report,
+            self._claim(parent, names, rel)
+            tasks.append({"source": os.path.abspath(src), "rel": rel, "report": o.report, "size": size,
                           "findings": o.findings, "fonts": o.fonts, "max_memory_mb": o.max_memory_mb,
+                          "reuse_sha": self._reusable_sha(rel), "root": root, "follow_links": o.follow_links,
                           "previous_reviewed": str(self.outbox / parent / names[0])})  # decisions to carry over
         tasks.sort(key=lambda t: t["rel"])
         for i, t in enumerate(tasks):
@@ -773,13 +1008,18 @@ class Batch:
 
         def on_result(task: dict, res: dict) -> None:
             rel = task["rel"]
+            if res["status"] == "unchanged":
+                done[rel] = self._reused(rel)
+                progress.step(rel)
+                return
             if res["status"] == "ok" and o.pdf:
                 held.append((task, res))
                 return
             self._finish(task, res, done)
             progress.step(rel)
 
-        config = {"profile": o.profile, "template": o.template, "report": o.report, "max_memory_mb": o.max_memory_mb}
+        config = {"profile": o.profile, "template": o.template, "report": o.report, "max_memory_mb": o.max_memory_mb,
+                  "timeout": o.timeout}
         try:
             if tasks:
                 _Pool(o.jobs, config, o.timeout).run(tasks, on_result)
@@ -791,21 +1031,40 @@ class Batch:
 
     def _finish(self, task: dict, res: dict, done: dict) -> None:
         rel = task["rel"]
+        sha = res.get("sha256")
+        res = dict(res, size=task.get("size"))
         if res["status"] == "ok":
+            parent = PurePosixPath(rel).parent.as_posix()
+            clash = self._claimed_by(parent, res["staged"], rel)  # the names actually written
+            if clash:
+                shutil.rmtree(task["staging"], ignore_errors=True)
+                done[rel] = _entry(rel, "failed", sha=sha, error=_conflict(rel, clash), data=res)
+                return
+            self._claim(parent, res["staged"], rel)
+            old_outputs = (self.prev_entries.get(rel) or {}).get("outputs") or ()
+            self._invalidate(rel)
             try:
                 outputs = self._commit(rel, Path(task["staging"]), res["staged"])
             except OSError as exc:
                 res = _failed(task, "INTERNAL", f"无法写入输出文件（{exc.strerror or exc}：{getattr(exc, 'filename', '') or ''}），该文件可能正在 Excel/Word 中打开")
             else:
-                done[rel] = _entry(rel, "ok", sha=task["sha256"], outputs=outputs, data=res)
+                prefix = PurePosixPath(rel).parent
+                rel_out = {n: (prefix / n).as_posix() for n in res["staged"]}
+                hashes = {rel_out[n]: h for n, h in (res.get("staged_sha256") or {}).items() if n in rel_out}
+                projects = [ProjectEntry.from_json(dict(p, outputs=[rel_out.get(n, n) for n in p.get("outputs") or ()]))
+                            for p in res.get("projects") or ()]
+                self._remove_outputs(rel, old_outputs, keep=outputs)  # e.g. the PDF of an earlier --pdf run
+                done[rel] = _entry(rel, "ok", sha=sha, outputs=outputs, data=res, projects=projects or None,
+                                   output_sha256=hashes)
                 store.write_reviews(self.outbox, rel, res.get("reviews") or [])
                 return
         self._drop_stale(rel)
         store.drop_reviews(self.outbox, rel)
-        done[rel] = _entry(rel, "failed", sha=task["sha256"], error=res.get("error"), data=res)
+        done[rel] = _entry(rel, "failed", sha=sha, error=res.get("error"), data=res)
 
     def _pdf(self, held: list[tuple[dict, dict]], staging_root: Path, done: dict, progress: Progress) -> None:
         """All reports of the batch in one LibreOffice call; a file without its PDF fails whole."""
+        from .fsutil import sha256
         from .report import to_pdf
 
         sources = [Path(task["staging"]) / res["staged"][-1] for task, res in held]
@@ -824,19 +1083,92 @@ class Batch:
                 name = src.with_suffix(".pdf").name
                 os.replace(pdf, Path(task["staging"]) / name)
                 res["staged"] = [*res["staged"], name]
+                res["staged_sha256"] = {**(res.get("staged_sha256") or {}), name: sha256(Path(task["staging"]) / name)}
+                for proj in res.get("projects") or ():
+                    if src.name in (proj.get("outputs") or ()):
+                        proj["outputs"] = [*proj["outputs"], name]
             else:
-                res = _failed(task, "PDF_FAILED", why)
+                res = dict(_failed(task, "PDF_FAILED", why), sha256=res.get("sha256"))
             self._finish(task, res, done)
             progress.step(task["rel"])
+
+
+def _conflict(rel: str, other: str) -> dict:
+    same_stem = (PurePosixPath(rel).parent == PurePosixPath(other).parent
+                 and PurePosixPath(rel).stem.casefold() == PurePosixPath(other).stem.casefold())
+    hint = "（同名的另一格式文件，可能是同一份自评表重复提交）" if same_stem else ""
+    return error_dict("NAME_CONFLICT", f"输出文件名与“{other}”相同{hint}，请改名后重新处理", rel)
+
+
+# ---- duplicates -----------------------------------------------------------------------
+
+_COPY_PATTERNS = (re.compile(r"^副本\s*[-－—]\s*(.+)$"), re.compile(r"^(.+?)\s*[-－—]\s*副本(?:\s*[(（]\d+[)）])?$"),
+                  re.compile(r"^(.+?)的副本$"), re.compile(r"^(.+?)\s*[(（]\d+[)）]$"), re.compile(r"^Copy of (.+)$", re.I),
+                  re.compile(r"^(.+?) - Copy(?: \(\d+\))?$", re.I))
+
+
+def _original_stem(stem: str) -> str | None:
+    for pat in _COPY_PATTERNS:
+        m = pat.match(stem)
+        if m:
+            return m.group(1).strip()
+    return None
+
+
+def _norm_text(t) -> str:
+    return re.sub(r"\s+", "", str(t or "")).casefold()
+
+
+def mark_duplicates(entries: list[dict]) -> int:
+    """Flag DUPLICATE_PROJECT: a project reviewed again under another input — the same 项目名称
+    and 主管部门, or a copy's name (``副本 - X.xlsx``, ``X - 副本.xlsx``, ``X (2).xlsx``) beside X.
+    The first input (an original name before a copy's, a shallower path, then path order) keeps it;
+    the others carry ``duplicate_of`` (汇总 says so; mail sends the project once). Returns the count."""
+    ok = [e for e in entries if e.get("status") == "ok"]
+    by_path = {e["input"]: e for e in ok}
+
+    def order(e):  # an original name before a copy's, a shallower path first, then path order
+        p = PurePosixPath(e["input"])
+        return (_original_stem(p.stem) is not None or "副本" in p.stem, len(p.parts), e["input"])
+
+    seen: dict[tuple[str, str], str] = {}
+    n = 0
+    for e in sorted(ok, key=order):
+        e.pop("duplicate_of", None)  # marked afresh each time (--watch, reused entries)
+        for proj in e.get("projects") or ():
+            proj.pop("duplicate_of", None)
+        dup = None
+        p = PurePosixPath(e["input"])
+        orig = _original_stem(p.stem)
+        if orig is not None:
+            dup = next((q for q in by_path if q != e["input"] and PurePosixPath(q).parent == p.parent
+                        and PurePosixPath(q).stem.casefold() == orig.casefold()), None)
+        projects = e.get("projects") or [{"project": e.get("project"), "sheet": ""}]
+        for proj in projects:
+            info = proj.get("project") or {}
+            key = (_norm_text(info.get("name")), _norm_text(info.get("department")))
+            if not key[0] or not key[1]:
+                continue
+            first = seen.get(key)
+            if first is None:
+                seen[key] = e["input"]
+            elif first != e["input"]:
+                proj["duplicate_of"] = first
+                dup = dup or first
+        if dup:
+            e["duplicate_of"] = dup
+            if len(projects) == 1 and e.get("projects"):
+                e["projects"][0]["duplicate_of"] = dup
+            n += 1
+    return n
 
 
 # ---- run / watch ----------------------------------------------------------------------
 
 def counts_of(entries: list[dict]) -> dict[str, int]:
-    c = {"ok": 0, "failed": 0, "skipped": 0}
-    for e in entries:
-        c[e["status"]] = c.get(e["status"], 0) + 1
-    return c
+    from .manifest import counts_of as count
+
+    return count(entries)
 
 
 def result_line(entries: list[dict]) -> str:
@@ -845,18 +1177,40 @@ def result_line(entries: list[dict]) -> str:
     unchanged = sum(1 for e in entries if e.get("unchanged"))
     if unchanged:
         line += f"（其中 {unchanged} 个未变化，沿用上次结果）"
+    dups = sum(1 for e in entries if e.get("duplicate_of"))
+    if dups:
+        line += f"；重复提交 {dups} 个（DUPLICATE_PROJECT，见汇总.xlsx）"
     return line
+
+
+def problem_lines(entries: list[dict]) -> list[str]:
+    """Each failure with its code and Chinese message, then each duplicate (stderr, also with -q)."""
+    lines = []
+    failed = [e for e in entries if e["status"] == "failed"]
+    if failed:
+        lines.append(f"失败的文件（{len(failed)}）：")
+        for e in sorted(failed, key=lambda e: e["input"]):
+            err = e.get("error") or {}
+            lines.append(f"  {e['input']}：{err.get('message') or err.get('code') or '未知错误'}")
+    dups = [e for e in entries if e.get("duplicate_of")]
+    if dups:
+        lines.append(f"重复提交（{len(dups)}）：")
+        for e in sorted(dups, key=lambda e: e["input"]):
+            lines.append(f"  {e['input']}：[DUPLICATE_PROJECT] 与 {e['duplicate_of']} 为同一项目，邮件只发送一次")
+    return lines
 
 
 def write_outputs(outbox: Path, options: Options, entries: list[dict], started: str, inbox: Path, **extra) -> None:
     entries = sorted(entries, key=lambda e: e["input"])
+    mark_duplicates(entries)
     from . import overview  # pandas: parent process only
 
     overview.write_summary(Path(outbox) / SUMMARY_NAME, entries)
-    data = {"tool": "selfeval-xl", "version": __version__, "inbox": str(Path(inbox).resolve()),
-            "outbox": str(Path(outbox).resolve()), "started": started, "finished": now_iso(),
-            "options": options.to_json(), "counts": counts_of(entries), **extra, "files": entries}
-    write_run_json(Path(outbox) / RUN_JSON_NAME, data)
+    m = RunManifest(inbox=str(Path(inbox).resolve()), outbox=str(Path(outbox).resolve()), started=started,
+                    finished=now_iso(), options=options.to_json(), files=[FileEntry.from_json(e) for e in entries],
+                    version=__version__, interrupted=bool(extra.pop("interrupted", False)),
+                    watching=extra.pop("watching", None), extra=extra)
+    m.write(Path(outbox) / RUN_JSON_NAME)
 
 
 def write_overview(outbox: Path, options: Options) -> Path | None:
@@ -901,18 +1255,33 @@ class _TermAsInterrupt:
 
 
 def exit_code(entries: list[dict]) -> int:
-    return 1 if any(e["status"] == "failed" for e in entries) else 0
+    return ExitCode.FAILED if any(e["status"] == "failed" for e in entries) else ExitCode.OK
+
+
+def _print_problems(entries: list[dict]) -> None:
+    lines = problem_lines(entries)
+    if lines:
+        print("\n".join(lines), file=sys.stderr, flush=True)
 
 
 def run(inbox: Path, outbox: Path, options: Options, out: TextIO | None = None) -> int:
-    """One batch over INBOX. Returns the exit code (0 all processed, 1 some failed, 130 Ctrl-C)."""
-    if options.watch:
-        return watch(inbox, outbox, options, out=out)
+    """One batch over INBOX, holding the OUTBOX lock. Returns the exit code (0 all processed,
+    1 some failed, 130 Ctrl-C). Raises lock.LockedError (a UsageError) if OUTBOX is in use."""
+    from .lock import outbox_lock
+
+    with outbox_lock(outbox, "运行批量复核" if not options.watch else "监视"):
+        clean_stale_staging(outbox)
+        if options.watch:
+            return watch(inbox, outbox, options, out=out)
+        return _run_once(inbox, outbox, options, out)
+
+
+def _run_once(inbox: Path, outbox: Path, options: Options, out: TextIO | None) -> int:
     out = out or sys.stdout
     started = now_iso()
     outbox.mkdir(parents=True, exist_ok=True)
     previous = load_run_json(outbox / RUN_JSON_NAME)
-    todo, skipped = discover(inbox, outbox)
+    todo, skipped = discover(inbox, outbox, options.follow_links)
     batch = Batch(inbox, outbox, options, previous)
     done: dict[str, dict] = {}
     progress = Progress(len(todo), not options.quiet and sys.stderr.isatty())
@@ -926,13 +1295,18 @@ def run(inbox: Path, outbox: Path, options: Options, out: TextIO | None = None) 
             progress.close()
         entries = list(done.values()) + skipped_entries(skipped, inbox)
         write_outputs(outbox, options, entries, started, inbox, **({"interrupted": True} if interrupted else {}))
-    if options.overview and not interrupted:
-        write_overview(outbox, options)
+        batch.clear_journal()
+        if options.overview and not interrupted:
+            write_overview(outbox, options)
+    if not todo:
+        what = "没有找到任何文件" if not skipped else f"没有可复核的电子表格（{len(skipped)} 个文件已跳过，原因见 run.json 和汇总.xlsx）"
+        print(f"输入文件夹 {inbox} 中{what}", file=sys.stderr, flush=True)
     line = result_line(entries)
     if interrupted:
         line += f"；已中断，{len(todo) - len(done)} 个文件未处理"
     print(line, file=out, flush=True)
-    return 130 if interrupted else exit_code(entries)
+    _print_problems(entries)
+    return ExitCode.INTERRUPTED if interrupted else exit_code(entries)
 
 
 def _signature(path: Path) -> tuple[int, int] | None:
@@ -943,13 +1317,34 @@ def _signature(path: Path) -> tuple[int, int] | None:
     return (st.st_size, st.st_mtime_ns)
 
 
+def watch_line(e: dict) -> str:
+    """One --watch line per processed file: its name and its score, or why it failed."""
+    if e["status"] == "failed":
+        return f"失败 {e['input']}：{(e.get('error') or {}).get('message', '')}"
+    from .fmt import points
+
+    parts = []
+    for p in e.get("projects") or [{"totals": e.get("totals"), "sheet": ""}]:
+        t = p.get("totals") or {}
+        stated = t.get("stated") if t.get("stated") is not None else t.get("self")
+        score = f"规则总分 {points(t['computed'])}" if t.get("computed") is not None else "规则总分 —"
+        if stated is not None:
+            score += f"（自评 {points(stated)}）"
+        parts.append((f"{p['sheet']}：" if p.get("sheet") and len(e.get("projects") or ()) > 1 else "") + score)
+    tail = "，沿用上次结果" if e.get("unchanged") else ""
+    return f"完成 {e['input']}：{'；'.join(parts)}{tail}"
+
+
 def watch(inbox: Path, outbox: Path, options: Options, out: TextIO | None = None,
           interval: float | None = None, settle: int | None = None, max_polls: int | None = None,
           sleep: Callable[[float], None] = time.sleep) -> int:
-    """Process INBOX, then keep polling it; Ctrl-C (or SIGTERM on POSIX) ends with the summary written.
+    """Process INBOX, then keep polling it; Ctrl-C (or SIGTERM on POSIX) ends with the summary
+    written and exit code 130.
 
     A new or changed workbook is processed once its (size, mtime) has stayed the same for
-    ``settle`` polls after it was first seen. ``max_polls`` and ``sleep`` are for tests.
+    ``settle`` polls after it was first seen. Output names are claimed against everything this
+    session has written into OUTBOX (a.ods arriving after a.xlsx is a NAME_CONFLICT).
+    ``max_polls`` and ``sleep`` are for tests.
     """
     out = out or sys.stdout
     started = now_iso()
@@ -961,10 +1356,17 @@ def watch(inbox: Path, outbox: Path, options: Options, out: TextIO | None = None
     processed: dict[str, tuple[int, int] | None] = {}  # input -> signature when last processed
     seen: dict[str, list] = {}  # input -> [signature, polls unchanged]
     polls = 0
+    interrupted = False
 
     def announce(entries: list[dict]) -> None:
-        if not options.quiet:
-            print(f"[{datetime.now():%H:%M:%S}] {result_line(entries)}", file=out, flush=True)
+        if options.quiet:
+            for e in entries:
+                if e["status"] == "failed":
+                    print(f"[{datetime.now():%H:%M:%S}] {watch_line(e)}", file=sys.stderr, flush=True)
+            return
+        for e in sorted(entries, key=lambda e: e["input"]):
+            print(f"[{datetime.now():%H:%M:%S}] {watch_line(e)}", file=out, flush=True)
+        print(f"[{datetime.now():%H:%M:%S}] {result_line(entries)}", file=out, flush=True)
 
     def process(files: list[Path], skipped: list[tuple[Path, str]]) -> None:
         sigs = {rel_of(p, inbox): _signature(p) for p in files}
@@ -984,17 +1386,23 @@ def watch(inbox: Path, outbox: Path, options: Options, out: TextIO | None = None
         if files:
             announce(list(results.values()))
 
+    def save(watching: bool) -> None:
+        write_outputs(outbox, options, list(state.values()), started, inbox, watching=watching)
+        batch.clear_journal()
+
     with _TermAsInterrupt():
         try:
-            todo, skipped = discover(inbox, outbox)
+            todo, skipped = discover(inbox, outbox, options.follow_links)
+            if not todo and not options.quiet:
+                print(f"输入文件夹 {inbox} 中暂时没有可复核的电子表格，继续监视", file=out, flush=True)
             process(todo, skipped)
-            write_outputs(outbox, options, list(state.values()), started, inbox, watching=True)
+            save(True)
             if not options.quiet:
                 print(f"正在监视 {inbox}（按 Ctrl-C 结束）", file=out, flush=True)
             while max_polls is None or polls < max_polls:
                 sleep(interval)
                 polls += 1
-                todo, skipped = discover(inbox, outbox)
+                todo, skipped = discover(inbox, outbox, options.follow_links)
                 ready: list[Path] = []
                 present: set[str] = set()
                 for p in todo:
@@ -1018,14 +1426,16 @@ def watch(inbox: Path, outbox: Path, options: Options, out: TextIO | None = None
                 for rel in gone:
                     state.pop(rel, None)
                     processed.pop(rel, None)
+                    batch.release(rel)
                 if ready or gone or skipped_now != skipped_before:
                     process(ready, skipped)
-                    write_outputs(outbox, options, list(state.values()), started, inbox, watching=True)
+                    save(True)
         except KeyboardInterrupt:
-            pass
+            interrupted = True
         entries = list(state.values())
-        write_outputs(outbox, options, entries, started, inbox, watching=False)
+        save(False)
     if options.overview:
         write_overview(outbox, options)
     print(result_line(entries), file=out, flush=True)
-    return exit_code(entries)
+    _print_problems(entries)
+    return ExitCode.INTERRUPTED if interrupted else exit_code(entries)

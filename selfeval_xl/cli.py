@@ -1,17 +1,21 @@
 """Command line: parses arguments, calls the core, maps errors to exit codes and messages.
 
-Exit codes: 0 done, 1 some files failed (batch), 2 usage error or unreadable file (check).
+Exit codes (errors.ExitCode): 0 done, 1 some files/mails failed, 2 usage error, unreadable file
+(check) or OUTBOX locked, 70 internal error (a bug; ``--traceback`` shows it), 130 interrupted,
+141 stdout closed by its reader.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
 from pathlib import Path
 
-from .errors import ReadError
+from .errors import ExitCode, ReadError, UsageError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE
 
 
 def _setup_console() -> None:
@@ -32,6 +36,13 @@ def cmd_check(args) -> int:
     from .reader import read_all
     from .text import review_summary
 
+    if args.profile != "auto":
+        from .rules import load_profile
+
+        try:
+            load_profile(args.profile)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
     try:
         evs = read_all(args.file)
     except ReadError as err:
@@ -87,7 +98,7 @@ def cmd_profiles(args) -> int:
         from .fsutil import atomic_write_bytes
 
         if args.export not in profile_names():
-            raise ValueError(f"未知的规则配置“{args.export}”，可用：{'、'.join(profile_names())}")
+            raise UsageError(f"未知的规则配置“{args.export}”，可用：{'、'.join(profile_names())}")
         out = Path(args.output or f"{args.export}.toml")
         if out.exists() and not args.force:
             print(f"错误：文件已存在：{out}（加 --force 覆盖）", file=sys.stderr)
@@ -134,11 +145,16 @@ def cmd_run(args) -> int:
 
     try:
         inbox, outbox, options = batch.options_from_args(args)
-    except batch.UsageError as err:
+        if args.mail:
+            from . import mail
+
+            if not Path(args.mail).is_file():
+                raise UsageError(f"收件人文件不存在：{args.mail}")
+            kinds = mail.parse_attach(args.mail_attach)
+            if not options.report and ({"report", "pdf"} & set(kinds)):
+                raise UsageError("--no-report 时没有自评价报告可附：请去掉 --no-report，或用 --mail-attach workbook 只附复核工作簿")
+    except UsageError as err:
         print(f"错误：{err}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.mail and not Path(args.mail).is_file():
-        print(f"错误：收件人文件不存在：{args.mail}", file=sys.stderr)
         return EXIT_USAGE
     rc = batch.run(inbox, outbox, options)
     if args.mail and rc in (EXIT_OK, EXIT_FAILED):
@@ -187,7 +203,7 @@ def cmd_mail(args) -> int:
         result = mail.mail(Path(args.outbox), Path(args.recipients), attach=args.attach, send=args.send,
                            dry_run=args.dry_run, smtp=smtp, from_addr=args.from_addr,
                            templates=Path(args.mail_templates) if args.mail_templates else None,
-                           resend_changed=args.resend_changed)
+                           resend_changed=args.resend_changed, resend_uncertain=args.resend_uncertain)
     except (mail.MailError, TemplateError) as err:
         print(f"错误：{err}", file=sys.stderr)
         return EXIT_USAGE
@@ -199,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .cliparser import ChineseArgumentParser
 
     p = ChineseArgumentParser(prog="selfeval-xl", description="绩效自评表复核：按填表说明重新评分，生成复核工作簿和自评价报告")
+    p.add_argument("--traceback", action="store_true", help="程序内部错误时显示完整的 Python 调用栈（报告问题时附上）")
     sub = p.add_subparsers(dest="command", required=True, title="命令", metavar="命令")
 
     c = sub.add_parser("check", help="读取并复核一个自评表，输出结果")
@@ -256,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--mail-attach", default="report", metavar="KINDS", help="邮件附件种类：report,workbook,pdf,letter（默认 report）")
     c.add_argument("--no-overview", action="store_true", help="不生成复核汇总报告（复核汇总报告.docx）")
     c.add_argument("--compare", default=None, metavar="PREVIOUS_OUTBOX", help="与上次 run 的输出文件夹对比：生成 对比.xlsx，并在汇总报告中加入对比部分")
+    c.add_argument("--follow-links", action="store_true", help="处理指向输入文件夹之外的符号链接（默认跳过并说明原因）")
     c.set_defaults(func=cmd_run)
 
     c = sub.add_parser("compare", help="对比两次 run 的结果：得分变化、新增和未再出现的项目、重复出现的问题")
@@ -272,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--send", action="store_true", help="经 SMTP 发送（默认只生成草稿到 OUTBOX/mail/）")
     c.add_argument("--dry-run", action="store_true", help="只列出将发给谁、带哪些附件；不联网、不写文件")
     c.add_argument("--resend-changed", action="store_true", help="附件与上次发送时不同的，重新发送")
+    c.add_argument("--resend-uncertain", action="store_true",
+                   help="重发结果不确定的邮件（上次发出正文后未收到服务器确认；请先向收件人确认未收到）")
     c.add_argument("--smtp-host", default=None, metavar="H", help="SMTP 服务器")
     c.add_argument("--smtp-port", type=int, default=None, metavar="P", help="端口（默认 25；--starttls 587；--ssl 465）")
     tls = c.add_mutually_exclusive_group()
@@ -285,20 +305,41 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _stdout_gone() -> int:
+    """``selfeval-xl check F | head``: the reader left; end quietly (no BrokenPipeError traceback)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return ExitCode.BROKEN_PIPE
+
+
 def main(argv: list[str] | None = None) -> int:
     _setup_console()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        rc = args.func(args)
+        sys.stdout.flush()
+        return int(rc)
+    except BrokenPipeError:
+        return _stdout_gone()
     except ReadError as err:
         print(err.message, file=sys.stderr)
         return EXIT_USAGE
-    except ValueError as err:  # bad option values (unknown profile, …) carry a Chinese message
+    except UsageError as err:  # bad option values (unknown profile, …) carry a Chinese message
         print(f"错误：{err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
+    except Exception as err:  # noqa: BLE001 - a bug: say so, never as a usage error
+        print(f"[INTERNAL] 程序内部错误：{type(err).__name__}: {err}", file=sys.stderr)
+        if args.traceback:
+            traceback.print_exc()
+        else:
+            print("（加 --traceback 可显示完整调用栈，报告问题时请附上）", file=sys.stderr)
+        return ExitCode.INTERNAL
 
 
 if __name__ == "__main__":

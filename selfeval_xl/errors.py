@@ -6,6 +6,23 @@ that says what went wrong, where (file, sheet!cell) and what to do next.
 """
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Every exit status of the command line, in one place (README: 退出码)."""
+
+    OK = 0  # done (a batch: every file reviewed or skipped)
+    FAILED = 1  # some files or mails failed; each is listed with its code
+    USAGE = 2  # bad command line or input that stops everything (also: OUTBOX locked by another run)
+    INTERNAL = 70  # an unexpected exception: a bug (--traceback shows it)
+    INTERRUPTED = 130  # Ctrl-C / SIGTERM
+    BROKEN_PIPE = 141  # the reader of stdout went away (``check FILE | head``)
+
+
+class UsageError(ValueError):
+    """Bad command line or an input that stops the whole command (exit code 2); Chinese message."""
+
 # code -> what it means, in the words shown to the user (the message adds file and cell).
 CODES: dict[str, str] = {
     "NOT_FOUND": "文件不存在",

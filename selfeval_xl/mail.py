@@ -46,7 +46,8 @@ from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Sequence
 
-from .errors import TemplateError
+from . import ledger as ledgers
+from .errors import TemplateError, UsageError
 from .fmt import year_text
 from .fsutil import atomic_write_bytes, atomic_write_text, safe_name, sha256
 
@@ -90,7 +91,7 @@ _GLOB_CHARS = set("*?[")
 _WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".et", ".ods")
 
 
-class MailError(ValueError):
+class MailError(UsageError):
     """A problem with the inputs of ``mail`` (run.json, recipients.csv, options, ledger).
     The CLI prints it as ``错误：…`` with exit code 2."""
 
@@ -241,6 +242,13 @@ class Item:
     findings: dict = field(default_factory=dict)
     outputs: list[Path] = field(default_factory=list)
     error: str = ""
+    sheet: str = ""  # the form's sheet when the file holds several projects (one mail each)
+    hashes: dict = field(default_factory=dict)  # output path -> sha256 recorded in run.json
+    duplicate_of: str = ""  # batch flagged DUPLICATE_PROJECT: the same project was submitted as this input
+
+    @property
+    def key(self) -> str:
+        return ledgers.ledger_key(self.input, self.sheet)
 
 
 def _resolve_output(outbox: Path, rel: str) -> Path | None:
@@ -299,37 +307,51 @@ def load_run(outbox: Path) -> list[Item]:
     for entry in data["files"]:
         if not isinstance(entry, dict) or not entry.get("input"):
             continue
-        item = Item(input=str(entry["input"]), status=str(entry.get("status") or ""))
-        err = entry.get("error")
-        if isinstance(err, dict):
-            item.error = str(err.get("message") or err.get("code") or "")
-        item.totals = dict(entry.get("totals") or {})
-        item.findings = _count_findings(entry.get("findings"))
-        bad = []
-        for rel in entry.get("outputs") or []:
-            p = _resolve_output(outbox, rel)
-            if p is None:
-                bad.append(str(rel))
-            else:
-                item.outputs.append(p)
-        if bad:
-            item.error = f"run.json 中的输出路径不在输出文件夹内：{', '.join(bad)}"
-        proj = entry.get("project")
-        if isinstance(proj, dict) and (proj.get("name") or proj.get("department")):
-            item.name = str(proj.get("name") or "")
-            item.department = str(proj.get("department") or "")
-            item.year = "" if proj.get("year") is None else str(proj.get("year"))
-        elif item.status == "ok":
-            candidates = [p for p in item.outputs if p.suffix.lower() in (".xlsx", ".xlsm")]
-            if inbox:
-                candidates.append(Path(inbox) / PurePosixPath(item.input))
-            found = _project_from_workbook(candidates)
-            if found:
-                item.name, item.department, item.year = found
-        if not item.name:
-            item.name = PurePosixPath(item.input).stem
-        items.append(item)
+        projects = [p for p in entry.get("projects") or () if isinstance(p, dict)]
+        if len(projects) <= 1:
+            items.append(_item(outbox, entry, dict(entry, sheet=""), inbox))
+        else:  # several forms in one file: one mail per project, each with its own outputs
+            for proj in projects:
+                items.append(_item(outbox, entry, proj, inbox))
     return items
+
+
+def _item(outbox: Path, entry: dict, part: dict, inbox) -> Item:
+    """One Item from a run.json file entry; ``part`` is the entry itself or one of its projects."""
+    item = Item(input=str(entry["input"]), status=str(entry.get("status") or ""), sheet=str(part.get("sheet") or ""))
+    err = entry.get("error")
+    if isinstance(err, dict):
+        item.error = str(err.get("message") or err.get("code") or "")
+    item.totals = dict(part.get("totals") or {})
+    item.findings = _count_findings(part.get("findings"))
+    recorded = entry.get("output_sha256") if isinstance(entry.get("output_sha256"), dict) else {}
+    bad = []
+    for rel in part.get("outputs") or []:
+        p = _resolve_output(outbox, rel)
+        if p is None:
+            bad.append(str(rel))
+        else:
+            item.outputs.append(p)
+            if recorded.get(rel):
+                item.hashes[p] = recorded[rel]
+    if bad:
+        item.error = f"run.json 中的输出路径不在输出文件夹内：{', '.join(bad)}"
+    item.duplicate_of = str(part.get("duplicate_of") or "")
+    proj = part.get("project")
+    if isinstance(proj, dict) and (proj.get("name") or proj.get("department")):
+        item.name = str(proj.get("name") or "")
+        item.department = str(proj.get("department") or "")
+        item.year = "" if proj.get("year") is None else str(proj.get("year"))
+    elif item.status == "ok":
+        candidates = [p for p in item.outputs if p.suffix.lower() in (".xlsx", ".xlsm")]
+        if inbox:
+            candidates.append(Path(inbox) / PurePosixPath(item.input))
+        found = _project_from_workbook(candidates)
+        if found:
+            item.name, item.department, item.year = found
+    if not item.name:
+        item.name = PurePosixPath(item.input).stem
+    return item
 
 
 def attachments_for(item: Item, kinds: Sequence[str]) -> tuple[list[Path], list[str]]:
@@ -423,9 +445,11 @@ class Templates:
         from jinja2 import TemplateError as JinjaError, UndefinedError
         from jinja2.exceptions import SecurityError
 
+        from .sandbox import render_limited
+
         tmpl = self._get(name)
         try:
-            return tmpl.render(context)
+            return render_limited(tmpl, context)  # size and time capped: a template bomb is an error
         except JinjaError as err:
             line = None
             for frame in traceback.extract_tb(err.__traceback__):
@@ -511,13 +535,11 @@ STATUS_TEXT = {
     "would_resend": "附件已变化，将重发", "would_retry": "将补发给上次被拒收的收件人",
     "already_sent": "已发送过，跳过", "changed_not_resent": "附件已变化，未重发（需要时加 --resend-changed）",
     "failed": "失败", "unmatched": "未找到收件人", "not_reviewed": "未复核成功，不发送",
+    "uncertain": "结果不确定（服务器可能已收到），未重发；确认对方未收到后可加 --resend-uncertain",
+    "would_skip_uncertain": "结果不确定，不会重发（需要时加 --resend-uncertain）",
+    "duplicate": "重复提交的同一项目（DUPLICATE_PROJECT），只发送一次",
+    "not_sent": "未发送（发送已停止）",
 }
-
-
-def ledger_key(input_path: str, to: Sequence[str], cc: Sequence[str]) -> str:
-    t = ",".join(sorted(_addr_of(a).lower() for a in to))
-    c = ",".join(sorted(_addr_of(a).lower() for a in cc))
-    return f"{input_path}|to={t}|cc={c}"
 
 
 def plan(outbox: Path, recipients: Path, attach: Sequence[str] = ("report",),
@@ -547,6 +569,10 @@ def plan(outbox: Path, recipients: Path, attach: Sequence[str] = ("report",),
         if item.error:
             known.append(Outcome(item.input, item.name, "failed", item.error, rule.to, rule.cc))
             continue
+        if item.duplicate_of:
+            known.append(Outcome(item.input, item.name, "duplicate",
+                                 f"与 {item.duplicate_of} 为同一项目，邮件只随 {item.duplicate_of} 发送一次", rule.to, rule.cc))
+            continue
         files, missing = attachments_for(item, kinds)
         if missing:
             known.append(Outcome(item.input, item.name, "failed",
@@ -554,6 +580,13 @@ def plan(outbox: Path, recipients: Path, attach: Sequence[str] = ("report",),
                                  rule.to, rule.cc))
             continue
         names = [p.name for p in files]
+        hashes = {p.name: sha256(p) for p in files}
+        changed = [p.name for p in files if item.hashes.get(p) and item.hashes[p] != hashes[p.name]]
+        if changed:  # e.g. rewritten by a later, killed run: these are not the outputs run.json describes
+            known.append(Outcome(item.input, item.name, "failed",
+                                 "附件与 run.json 记录的不一致（可能被另一次运行改写）：" + "、".join(changed)
+                                 + "；请重新运行 selfeval-xl run", rule.to, rule.cc))
+            continue
         if len(set(names)) != len(names):
             known.append(Outcome(item.input, item.name, "failed", "附件文件名重复：" + "、".join(names), rule.to, rule.cc))
             continue
@@ -562,8 +595,7 @@ def plan(outbox: Path, recipients: Path, attach: Sequence[str] = ("report",),
         if not subject:
             raise TemplateError(f"邮件模板 {SUBJECT_TEMPLATE} 渲染结果为空（项目 {item.name}）")
         body = tmpl.render(BODY_TEMPLATE, ctx)
-        planned.append(Planned(item, rule, files, subject, body, ledger_key(item.input, rule.to, rule.cc),
-                               {p.name: sha256(p) for p in files}))
+        planned.append(Planned(item, rule, files, subject, body, item.key, hashes))
     return planned, known
 
 
@@ -621,63 +653,37 @@ def _draft_name(p: Planned, used: set[str]) -> str:
     raise MailError("草稿文件名冲突过多")  # pragma: no cover
 
 
-# ---- ledger ------------------------------------------------------------------------------
+# ---- ledger (see ledger.py: two phases, keyed by input and project) -----------------------
 
 def _ledger_path(outbox: Path) -> Path:
-    return Path(outbox) / MAIL_DIR / LEDGER_NAME
+    return ledgers.ledger_path(outbox, MAIL_DIR)
 
 
 def load_ledger(outbox: Path) -> dict:
-    path = _ledger_path(outbox)
-    if not path.exists():
-        return {"version": 1, "messages": {}}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise MailError(f"发送记录 {path} 已损坏，无法判断哪些邮件已发送（{err}）。"
-                        "请检查或恢复该文件；确认要全部重发时可将其改名后再运行") from None
-    if not isinstance(data, dict) or not isinstance(data.get("messages"), dict):
-        raise MailError(f"发送记录 {path} 格式不对：应包含 messages 对象")
-    return data
+        return ledgers.load(_ledger_path(outbox))
+    except ledgers.LedgerError as err:
+        raise MailError(str(err)) from None
 
 
 def _save_ledger(outbox: Path, ledger: dict) -> None:
-    atomic_write_text(_ledger_path(outbox), json.dumps(ledger, ensure_ascii=False, indent=2) + "\n")
+    ledgers.save(_ledger_path(outbox), ledger)
 
 
-def _ledger_decision(p: Planned, ledger: dict, resend_changed: bool) -> tuple[str, list[str]]:
-    """-> (status, envelope recipients). status: new | retry | resend | already_sent | changed."""
-    entry = ledger["messages"].get(p.key)
-    everyone = p.addresses
-    if not entry:
-        return "new", everyone
-    if entry.get("attachments") != p.hashes:
-        return ("resend", everyone) if resend_changed else ("changed", [])
-    delivered = {a.lower() for a in entry.get("delivered", [])}
-    pending = [a for a in everyone if a.lower() not in delivered]
-    return ("retry", pending) if pending else ("already_sent", [])
+def _ledger_decision(p: Planned, ledger: dict, resend_changed: bool, resend_uncertain: bool = False):
+    return ledgers.decide(ledger["messages"].get(p.key), p.addresses, p.hashes, resend_changed, resend_uncertain)
 
 
 @contextlib.contextmanager
 def _lock(outbox: Path):
-    """One sender per OUTBOX at a time (two concurrent --send runs could send twice)."""
-    path = Path(outbox) / MAIL_DIR / ".sent.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a+b")
+    """One writer per OUTBOX (lock.py): a batch run and a --send never overlap, nor two --send."""
+    from .lock import LockedError, outbox_lock
+
     try:
-        try:
-            if os.name == "nt":  # pragma: no cover
-                import msvcrt
-                fh.seek(0)
-                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise MailError(f"另一个 selfeval-xl mail --send 正在向 {outbox} 发送邮件，请等它结束后再运行") from None
-        yield
-    finally:
-        fh.close()
+        with outbox_lock(outbox, "发送邮件"):
+            yield
+    except LockedError as err:
+        raise MailError(str(err)) from None
 
 
 # ---- SMTP ----------------------------------------------------------------------------------
@@ -892,7 +898,7 @@ class MailResult:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self._with("failed", "partial", "unmatched") else 0
+        return 1 if self._with("failed", "partial", "unmatched", "uncertain", "not_sent") else 0
 
     def to_dict(self) -> dict:
         return {"mode": self.mode, "outbox": str(self.outbox), "exit_code": self.exit_code,
@@ -905,8 +911,9 @@ class MailResult:
         head = {"draft": f"邮件草稿（写入 {Path(self.outbox) / MAIL_DIR}）",
                 "send": "邮件发送", "dry-run": "试运行（不连接服务器、不写文件）"}[self.mode]
         lines = [head + "："]
-        order = ["drafted", "sent", "would_send", "would_resend", "would_retry", "partial", "failed",
-                 "already_sent", "changed_not_resent", "unmatched", "not_reviewed"]
+        order = ["drafted", "sent", "would_send", "would_resend", "would_retry", "partial", "failed", "uncertain",
+                 "not_sent", "would_skip_uncertain", "already_sent", "changed_not_resent", "duplicate", "unmatched",
+                 "not_reviewed"]
         for status in order:
             group = self._with(status)
             if not group:
@@ -934,6 +941,10 @@ class MailResult:
             tail.append(f"部分拒收 {len(self._with('partial'))} 封")
         if self._with("failed"):
             tail.append(f"失败 {len(self._with('failed'))} 封")
+        if self._with("uncertain", "would_skip_uncertain"):
+            tail.append(f"结果不确定 {len(self._with('uncertain', 'would_skip_uncertain'))} 封（未重发）")
+        if self._with("not_sent"):
+            tail.append(f"因发送记录无法写入而未发送 {len(self._with('not_sent'))} 封")
         if self._with("already_sent"):
             tail.append(f"已发送过 {len(self._with('already_sent'))} 封")
         if self.unmatched:
@@ -953,10 +964,10 @@ def _outcome(p: Planned, status: str, **kw) -> Outcome:
 
 def mail(outbox: Path, recipients: Path, *, attach: Sequence[str] | str = ("report",), send: bool = False,
          dry_run: bool = False, smtp: SmtpSettings | None = None, from_addr: str | None = None,
-         templates: Path | None = None, resend_changed: bool = False,
+         templates: Path | None = None, resend_changed: bool = False, resend_uncertain: bool = False,
          progress: Callable[[str], None] | None = None) -> MailResult:
     """Draft (default), send (``send=True`` with ``smtp``) or list (``dry_run=True``) the mails
-    for the reviewed files in ``outbox``. Raises MailError / TemplateError on bad inputs."""
+    for the reviewed projects in ``outbox``. Raises MailError / TemplateError on bad inputs."""
     outbox = Path(outbox)
     mode = "dry-run" if dry_run else ("send" if send else "draft")
     if mode == "send" and smtp is None:
@@ -972,10 +983,12 @@ def mail(outbox: Path, recipients: Path, *, attach: Sequence[str] | str = ("repo
     if mode == "dry-run":
         ledger = load_ledger(outbox)
         names = {"new": "would_send", "retry": "would_retry", "resend": "would_resend",
-                 "already_sent": "already_sent", "changed": "changed_not_resent"}
+                 "already_sent": "already_sent", "changed": "changed_not_resent", "uncertain": "would_skip_uncertain"}
         for p in planned:
-            decision, rcpts = _ledger_decision(p, ledger, resend_changed)
+            decision, rcpts, unsure = _ledger_decision(p, ledger, resend_changed, resend_uncertain)
             detail = f"本次投递：{'; '.join(rcpts)}" if decision == "retry" else ""
+            if unsure:
+                detail = (detail + "；" if detail else "") + _unsure_text(unsure)
             result.outcomes.append(_outcome(p, names[decision], detail=detail))
     elif mode == "draft":
         used: set[str] = set()
@@ -989,7 +1002,7 @@ def mail(outbox: Path, recipients: Path, *, attach: Sequence[str] | str = ("repo
             msg = build_message(p, sender or PLACEHOLDER_FROM, draft=True)
             atomic_write_bytes(target, msg.as_bytes(policy=POLICY))
             entry = ledger["messages"].get(p.key)
-            detail = f"该邮件已于 {entry.get('sent_at', '')} 通过 SMTP 发送过" if entry else ""
+            detail = f"该邮件已于 {entry.get('sent_at', '')} 通过 SMTP 发送过" if entry and entry.get("sent_at") else ""
             result.outcomes.append(_outcome(p, "drafted", draft=f"{MAIL_DIR}/{name}",
                                             message_id=str(msg["Message-ID"]), detail=detail))
             if progress:
@@ -997,24 +1010,80 @@ def mail(outbox: Path, recipients: Path, *, attach: Sequence[str] | str = ("repo
     else:
         assert smtp is not None
         with _lock(outbox):
-            _send_all(outbox, planned, smtp, sender, resend_changed, result, progress)
+            _send_all(outbox, planned, smtp, sender, resend_changed, resend_uncertain, result, progress)
     result.outcomes.extend(known)
     return result
 
 
+def _unsure_text(unsure: dict[str, str]) -> str:
+    return "结果不确定：" + "；".join(f"{a}（{why}）" if why else a for a, why in unsure.items())
+
+
+class _Uncertain(Exception):
+    """The final ``.`` of DATA went out but no answer came back: the server may have stored it."""
+
+
+def _transmit(conn: smtplib.SMTP, envelope_from: str, rcpts: list[str], data: bytes,
+              before_data: Callable[[list[str]], None]) -> tuple[list[str], dict]:
+    """MAIL, RCPT each, then ``before_data(accepted)`` (the ledger's phase 1), then DATA.
+
+    Returns (accepted, refused). Raises SMTPRecipientsRefused (nobody accepted), another
+    SMTPException or OSError (certainly not delivered: no final ``.`` was sent, or the server
+    refused the message), or _Uncertain (the ``.`` was sent, no answer)."""
+    conn.ehlo_or_helo_if_needed()
+    code, resp = conn.mail(envelope_from)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, resp, envelope_from)
+    refused: dict = {}
+    accepted: list[str] = []
+    for r in rcpts:
+        code, resp = conn.rcpt(r)
+        if code in (250, 251):
+            accepted.append(r)
+        else:
+            refused[r] = (code, resp)
+    if not accepted:
+        conn.rset()
+        raise smtplib.SMTPRecipientsRefused(refused)
+    before_data(accepted)
+    code, resp = conn.docmd("data")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, resp)
+    q = smtplib._quote_periods(data)  # what smtplib.SMTP.data does, with the moment of the "." known
+    if q[-2:] != b"\r\n":
+        q += b"\r\n"
+    conn.send(q + b".\r\n")  # sendall: on an error here the final "." did not go out completely
+    try:
+        code, resp = conn.getreply()
+    except (smtplib.SMTPException, OSError) as err:
+        raise _Uncertain(f"已发出邮件正文，但未收到服务器确认（{_describe(err)}）") from None
+    if code != 250:
+        raise smtplib.SMTPDataError(code, resp)
+    return accepted, refused
+
+
 def _send_all(outbox: Path, planned: list[Planned], s: SmtpSettings, sender: str, resend_changed: bool,
-              result: MailResult, progress) -> None:
+              resend_uncertain: bool, result: MailResult, progress) -> None:
     ledger = load_ledger(outbox)
+    path = _ledger_path(outbox)
     conn = None
     aborted = ""
+    stopped = ""  # the ledger could not be saved: no further message
     try:
         for p in planned:
-            decision, rcpts = _ledger_decision(p, ledger, resend_changed)
+            decision, rcpts, unsure = _ledger_decision(p, ledger, resend_changed, resend_uncertain)
+            note = _unsure_text(unsure) if unsure else ""
             if decision == "already_sent":
                 result.outcomes.append(_outcome(p, "already_sent", message_id=ledger["messages"][p.key].get("message_id", "")))
                 continue
             if decision == "changed":
-                result.outcomes.append(_outcome(p, "changed_not_resent"))
+                result.outcomes.append(_outcome(p, "changed_not_resent", detail=note))
+                continue
+            if decision == "uncertain":
+                result.outcomes.append(_outcome(p, "uncertain", detail=note))
+                continue
+            if stopped:
+                result.outcomes.append(_outcome(p, "not_sent", detail=stopped))
                 continue
             if aborted:
                 result.outcomes.append(_outcome(p, "failed", detail=f"未发送：{aborted}"))
@@ -1030,50 +1099,73 @@ def _send_all(outbox: Path, planned: list[Planned], s: SmtpSettings, sender: str
                     result.outcomes.append(_outcome(p, "failed", detail=aborted))
                     continue
             msg = build_message(p, sender)
+            mid = str(msg["Message-ID"])
             data = msg.as_bytes(policy=POLICY)
-            envelope_from = _addr_of(sender)
+            base = {"input": p.item.input, "sheet": p.item.sheet, "project": p.item.name, "to": list(p.to),
+                    "cc": list(p.cc), "subject": p.subject}
+
+            def phase_one(accepted: list[str]) -> None:
+                ledgers.begin(ledger, p.key, base, mid, p.hashes, accepted)
+                _save_ledger(outbox, ledger)  # LedgerError: nothing sent, stop
+
             try:
-                refused = conn.sendmail(envelope_from, rcpts, data)
+                accepted, refused_raw = _transmit(conn, _addr_of(sender), rcpts, data, phase_one)
+            except ledgers.LedgerError as err:
+                stopped = f"{err}；已停止发送"
+                result.outcomes.append(_outcome(p, "failed", detail=f"未发送：{stopped}"))
+                _close(conn)
+                conn = None
+                continue
             except smtplib.SMTPRecipientsRefused as err:
                 refused_all = {a: _scrub(_code_text(v), s) for a, v in err.recipients.items()}
                 result.outcomes.append(_outcome(p, "failed", detail="全部收件人被服务器拒收", refused=refused_all))
                 continue
+            except _Uncertain as err:
+                attempt = (ledger["messages"].get(p.key) or {}).get("sending") or {}
+                ledgers.uncertain(ledger, p.key, list(attempt.get("rcpts") or rcpts), mid, _scrub(str(err), s))
+                result.outcomes.append(_outcome(p, "uncertain", message_id=mid,
+                                                detail=f"{_scrub(str(err), s)}：不会自动重发，请向收件人确认"))
+                _close(conn)
+                conn = None
+                stopped = _record(outbox, ledger, path) or stopped
+                continue
             except (smtplib.SMTPException, OSError) as err:
-                # sender refused, data refused, dropped connection: this message only; reconnect next time
+                # refused by the server, or dropped before the final ".": certainly not delivered
                 what = "连接中断" if isinstance(err, (smtplib.SMTPServerDisconnected, OSError)) else "服务器拒绝"
+                ledgers.not_delivered(ledger, p.key)
                 result.outcomes.append(_outcome(p, "failed", detail=f"{what}：{_scrub(_describe(err), s)}"))
                 _close(conn)
                 conn = None
+                stopped = _record(outbox, ledger, path) or stopped
                 continue
-            refused = {a: _scrub(_code_text(v), s) for a, v in (refused or {}).items()}
-            delivered = [a for a in rcpts if a not in refused]
-            old = ledger["messages"].get(p.key) or {}
-            prev_delivered = old.get("delivered", []) if decision == "retry" else []
-            entry = {
-                "input": p.item.input, "project": p.item.name, "to": list(p.to), "cc": list(p.cc),
-                "subject": p.subject, "message_id": str(msg["Message-ID"]),
-                "sent_at": datetime.now().astimezone().isoformat(timespec="seconds"),
-                "attachments": p.hashes,
-                "delivered": sorted({*prev_delivered, *delivered}, key=str.lower),
-                "refused": refused,
-            }
-            history = list(old.get("history", []))
-            if old.get("message_id"):
-                history.append({"message_id": old["message_id"], "sent_at": old.get("sent_at"),
-                                "delivered": old.get("delivered", []), "attachments": old.get("attachments")})
-            if history:
-                entry["history"] = history
-            ledger["messages"][p.key] = entry
-            _save_ledger(outbox, ledger)
+            refused = {a: _scrub(_code_text(v), s) for a, v in refused_raw.items()}
+            before = ledger["messages"].get(p.key) or {}
+            was_refused = {a.lower() for a in before.get("refused") or {}}
+            ledgers.delivered(ledger, p.key, base, mid, p.hashes, accepted, refused, replaced=decision == "resend")
+            problem = _record(outbox, ledger, path)
             status = "partial" if refused else "sent"
-            detail = {"retry": "补发给上次被拒收的收件人：", "resend": "附件已变化，重发："}.get(decision, "")
+            retry = ("补发给上次被拒收的收件人：" if {a.lower() for a in accepted} <= was_refused
+                     else "发给尚未收到过的收件人（如新增的抄送）：")
+            detail = {"retry": retry, "resend": "附件已变化，重发："}.get(decision, "")
             if detail:
-                detail += "; ".join(delivered)
-            result.outcomes.append(_outcome(p, status, message_id=str(msg["Message-ID"]), refused=refused, detail=detail))
+                detail += "; ".join(accepted)
+            if problem:
+                stopped = problem
+                detail = (detail + "；" if detail else "") + f"已发送，但{problem}（下次运行会把它列为结果不确定，不会重发）"
+            result.outcomes.append(_outcome(p, status, message_id=mid, refused=refused, detail=detail))
             if progress:
                 progress(f"已发送：{p.item.name}")
     finally:
         _close(conn)
+
+
+def _record(outbox: Path, ledger: dict, path: Path) -> str:
+    """Save the ledger; '' or why it failed (then sending stops before the next message)."""
+    try:
+        _save_ledger(outbox, ledger)
+    except ledgers.LedgerError as err:
+        return f"{err}；已停止发送"
+    return ""
 
 
 def _code_text(v) -> str:

@@ -30,6 +30,9 @@ from .fsutil import atomic_path
 from .labels import SEVERITY_NAMES as SEVERITY_TEXT
 from .tables import SEVERITY_RANK, FILE_COLUMNS, FINDING_COLUMNS, PROJECT_COLUMNS, Records, records, to_frame
 
+# The sheets of 汇总.xlsx, in order (batch.own_summary recognises a renamed copy by them).
+SHEETS = ("项目", "按部门", "按问题", "复核发现", "文件")
+
 STATUS_TEXT = {"ok": "成功", "failed": "失败", "skipped": "跳过"}
 STATUS_ORDER = {"failed": 0, "skipped": 1, "ok": 2}
 PROBLEM_SEVERITIES = ("error", "warning")  # "problems" (最常见问题); 提示 are hints, not problems

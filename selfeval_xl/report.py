@@ -112,7 +112,9 @@ _PART_NAMES = {"document": "正文", "footer": "页脚", "header": "页眉", "fo
 
 def report_name(source: Path | str) -> str:
     """``<stem>.自评价报告.docx`` for a source workbook."""
-    return Path(source).stem + REPORT_SUFFIX
+    from .fsutil import fit_name
+
+    return fit_name(Path(source).stem, REPORT_SUFFIX)  # a long stem is shortened by bytes, kept unique
 
 
 def report_names(source: Path | str, sheets: list[str]) -> list[str]:

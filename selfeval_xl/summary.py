@@ -1,4 +1,5 @@
-"""The two batch outputs beside the per-file results: ``汇总.xlsx`` and ``run.json``.
+"""The two batch outputs beside the per-file results: ``汇总.xlsx`` and ``run.json``
+(run.json's encoding is owned by ``manifest``; these are the dict-level doors to it).
 
 Both are built from the run.json file entries alone (plain dicts, see ``batch``), so a summary
 can be rewritten from a previous run.json without re-reading any workbook. Both are written
@@ -10,12 +11,11 @@ type and Excel's quote prefix (the hidden apostrophe).
 """
 from __future__ import annotations
 
-import json
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from .cells import put
-from .fsutil import atomic_save_workbook, atomic_write_text
+from .fsutil import atomic_save_workbook
 
 SUMMARY_NAME = "汇总.xlsx"
 RUN_JSON_NAME = "run.json"
@@ -23,7 +23,7 @@ RUN_JSON_NAME = "run.json"
 STATUS_TEXT = {"ok": "成功", "failed": "失败", "skipped": "跳过"}
 SEVERITY_TEXT = {"error": "错误", "warning": "警告", "info": "提示"}
 SUMMARY_HEADER = ("文件", "项目名称", "主管部门", "年度", "自评总分", "自评分之和", "规则总分", "差异",
-                  "错误", "警告", "提示", "状态", "说明")
+                  "错误", "警告", "提示", "状态", "说明", "工作表")
 FINDINGS_HEADER = ("文件", "单元格", "代码", "级别", "说明")
 FINAL_HEADER = "最终得分"  # appended by finalize (totals.final in run.json)
 
@@ -31,18 +31,19 @@ FINAL_HEADER = "最终得分"  # appended by finalize (totals.final in run.json)
 # ---- run.json -------------------------------------------------------------------------
 
 def write_run_json(target: Path, data: dict) -> Path:
-    return atomic_write_text(Path(target), json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    """Write run.json from its JSON form (through manifest.RunManifest: one encoding)."""
+    from .manifest import RunManifest
+
+    return RunManifest.from_json(data).write(Path(target))
 
 
 def load_run_json(path: Path) -> dict | None:
-    """The previous run.json, or None when missing or unreadable (never an error)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
-        return None
-    return data
+    """The previous run.json as JSON (manifest.load, normalised), or None when missing or
+    unreadable (never an error)."""
+    from .manifest import load
+
+    m = load(path)
+    return None if m is None else m.to_json()
 
 
 # ---- 汇总.xlsx ------------------------------------------------------------------------
@@ -80,7 +81,10 @@ def difference(totals: dict | None):
     return int(d) if d == d.to_integral_value() else float(d)
 
 
-def _note(entry: dict) -> str:
+def _note(entry: dict, project: dict | None = None) -> str:
+    dup = (project or {}).get("duplicate_of") or (entry.get("duplicate_of") if project is None else None)
+    if dup:
+        return f"[DUPLICATE_PROJECT] 与 {dup} 为同一项目（重复提交），邮件只发送一次"
     if entry.get("error"):
         return entry["error"].get("message", "")
     if entry.get("status") == "skipped":
@@ -127,16 +131,26 @@ def write_summary(target: Path, entries: list[dict]) -> Path:
         ws.cell(1, len(names)).comment = Comment("复核定稿（selfeval-xl finalize）后的最终得分：按复核认定，未认定的指标取规则得分。", "selfeval-xl")
     widths = [_width(h) for h in names]
     row = 1
-    for e in entries:
+    rows = []
+    for e in entries:  # one row per project (a workbook may hold several forms), else one per input
+        projects = [p for p in e.get("projects") or () if isinstance(p, dict)]
+        if len(projects) > 1:
+            rows.extend((e, p) for p in projects)
+        else:
+            rows.append((e, None))
+    for e, part in rows:
         row += 1
-        project = e.get("project") or {}
-        totals = e.get("totals") or {}
-        counts = e.get("findings") or {}
+        src = part if part is not None else e
+        project = src.get("project") or {}
+        totals = src.get("totals") or {}
+        counts = src.get("findings") or {}
+        sheet = part.get("sheet") if part is not None else ((e.get("projects") or [{}])[0].get("sheet") if e.get("projects") else None)
+        note = _note(e, part if part is not None else (e.get("projects") or [None])[0] if e.get("projects") else None)
         values = (
             e.get("input", ""), project.get("name"), project.get("department"), project.get("year"),
             totals.get("stated"), totals.get("self"), totals.get("computed"), difference(totals),
             counts.get("error"), counts.get("warning"), counts.get("info"),
-            STATUS_TEXT.get(e.get("status"), e.get("status")), _note(e),
+            STATUS_TEXT.get(e.get("status"), e.get("status")), note, sheet,
         ) + ((totals.get("final"),) if final else ())
         for col, v in enumerate(values, 1):
             c = _put(ws, row, col, v)
@@ -153,7 +167,9 @@ def write_summary(target: Path, entries: list[dict]) -> Path:
     fwidths = [_width(h) for h in FINDINGS_HEADER]
     frow = 1
     for e in entries:
-        for f in e.get("finding_items") or ():
+        projects = [p for p in e.get("projects") or () if isinstance(p, dict)]
+        items = [f for p in projects for f in p.get("finding_items") or ()] if len(projects) > 1 else e.get("finding_items")
+        for f in items or ():
             frow += 1
             values = (e.get("input", ""), f.get("cell"), f.get("code"),
                       SEVERITY_TEXT.get(f.get("severity"), f.get("severity")), f.get("message"))

@@ -93,7 +93,9 @@ def reviewed_name(source: Path) -> str:
     if stem.endswith(REVIEWED_MARK):
         stem = stem[: -len(REVIEWED_MARK)]
     suffix = ".xlsm" if source.suffix.lower() == ".xlsm" else ".xlsx"
-    return f"{stem}{REVIEWED_MARK}{suffix}"
+    from .fsutil import fit_name
+
+    return fit_name(stem, f"{REVIEWED_MARK}{suffix}")  # a long stem is shortened by bytes, kept unique
 
 
 def _is_reviewed(path: Path) -> bool:

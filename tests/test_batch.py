@@ -179,8 +179,12 @@ def test_run_folder(inbox, tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert elapsed < 120
     assert _tree(inbox) == before  # inputs byte-identical, nothing added to INBOX
-    assert proc.stdout.strip() == "处理 9 个文件：成功 3，失败 6，跳过 3"
+    # issue 15: the three copies of one project (same 项目名称 + 主管部门) are flagged DUPLICATE_PROJECT,
+    # and every failure is listed on stderr with its code
+    assert proc.stdout.strip() == "处理 9 个文件：成功 3，失败 6，跳过 3；重复提交 2 个（DUPLICATE_PROJECT，见汇总.xlsx）"
     assert proc.stdout.count("\n") == 1
+    for name, code in EXPECTED_FAILED.items():
+        assert f"  {name}：[{code}] {name}：" in proc.stderr
 
     data = _run_json(outbox)
     files = _by_input(data)
@@ -225,6 +229,8 @@ def test_run_folder(inbox, tmp_path):
     rows = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
     assert set(rows) == set(files)
     assert rows[SAMPLE.name][1:3] == ("成功", 1)
+    dups = {n: e["duplicate_of"] for n, e in files.items() if e.get("duplicate_of")}
+    assert dups == {"子文件夹/副本.xlsx": "漂移.xlsx", SAMPLE.name: "漂移.xlsx"}  # kept: no 副本 in the name, shallow, first
     for name, code in EXPECTED_FAILED.items():
         assert rows[name][1] == "失败" and rows[name][3] == code and rows[name][4].startswith(f"[{code}]")
     for name in EXPECTED_SKIPPED:
@@ -498,8 +504,9 @@ def test_watch(tmp_path):
     assert files["子/甲.xlsx"]["status"] == "ok"
     assert files["~$甲.xlsx"]["status"] == "skipped"
     if POSIX:
-        assert proc.returncode == 0, err
+        assert proc.returncode == 130, err  # issue 15: Ctrl-C ends --watch with 130, as the README says
         assert data["watching"] is False
+        assert "完成 子/甲.xlsx：规则总分 77.51（自评 77.38）" in out  # issue 15: the line names the file and its score
         assert out.strip().splitlines()[-1] == "处理 1 个文件：成功 1，失败 0，跳过 1"
         assert "Traceback" not in err
         assert [p.name for p in outbox.iterdir() if p.name.startswith(".")] == [".selfeval"]  # no staging left
@@ -528,7 +535,7 @@ def test_watch_settles_before_processing(tmp_path):
     assert rc == 0
     files = _by_input(_run_json(outbox))
     assert files["a.xlsx"]["status"] == "ok" and files["a.xlsx"]["sha256"] == _sha(SAMPLE)
-    batches = [line for line in out.getvalue().splitlines() if line.startswith("[")]
+    batches = [line for line in out.getvalue().splitlines() if line.startswith("[") and "处理 " in line]
     # the partial file found at start fails; then one batch once the copy has settled
     assert len(batches) == 2, out.getvalue()
     assert batches[0].endswith("处理 1 个文件：成功 0，失败 1，跳过 0")

@@ -83,14 +83,16 @@ def _formulas(path: Path, only: str | None = None) -> int:
 
 
 def pipeline(path: Path, out: Path) -> dict:
-    """read → review → JSON and text summary → write back → report. Never raises."""
+    """The batch's own per-file job (pipeline.review_into: read → review → write back → report),
+    then the harness's checks on what it returned: strict JSON, the text summary, no formula
+    added by the write-back. Never raises."""
     from selfeval_xl.errors import ReadError
-    from selfeval_xl.reader import read
-    from selfeval_xl.review import review, to_json
+    from selfeval_xl.pipeline import JobOptions, review_into
+    from selfeval_xl.review import to_json
 
     times: dict[str, float] = {}
     outputs: list[str] = []  # finished outputs; a later stage failing may leave these, nothing else
-    stage = "read"
+    stage = "job"
     t = time.perf_counter()
 
     def lap(name: str) -> None:
@@ -100,52 +102,37 @@ def pipeline(path: Path, out: Path) -> dict:
         t, stage = now, name
 
     try:
-        ev = read(path)
-        lap("review")
-        r = review(ev)
+        job = review_into(path, out, JobOptions(report=True))
+        outputs.extend(job.outputs)
         lap("json")
-        json.dumps(to_json(r), ensure_ascii=False, allow_nan=False)  # check --json must be strict JSON
+        reviews = [p.review for p in job.projects]
+        for r in reviews:
+            json.dumps(to_json(r), ensure_ascii=False, allow_nan=False)  # check --json must be strict JSON
         try:
             from selfeval_xl.text import review_summary
         except ImportError:
             review_summary = None
         if review_summary:
-            review_summary(r)
-        try:
-            from selfeval_xl.writeback import reviewed_name, write_reviewed
-        except ImportError:
-            write_reviewed = None
-        if path.suffix.lower() == ".docx":  # a Word 自评价报告: its own outputs (word_review)
-            from selfeval_xl.pipeline import JobOptions, review_into
-
-            lap("writeback")
-            outputs += review_into(path, out, JobOptions()).outputs
-            if _formulas(out / outputs[1]) > 0:  # every value of the rebuilt form is written as text/number
-                raise AssertionError("the workbook rebuilt from the document holds a formula")
-            write_reviewed = render_report = None
-        if write_reviewed:
-            lap("writeback")
-            outputs.append(Path(write_reviewed(r, path, out / reviewed_name(path))).name)
-            # A string like "=5家" written as a formula breaks the output in Excel. Compared with the
-            # source only on the openpyxl path: LibreOffice (.xls/.et/.ods are converted) writes
-            # booleans and error constants as formulas (TRUE(), #NAME?) by itself.
-            added = _formulas(out / outputs[-1], only=REVIEW_SHEET if path.suffix.lower() not in (".xlsx", ".xlsm") else None)
+            for r in reviews:
+                review_summary(r)
+        lap("formulas")
+        # A string like "=5家" written as a formula breaks the output in Excel. Compared with the
+        # source only on the openpyxl path: LibreOffice (.xls/.et/.ods are converted) writes
+        # booleans and error constants as formulas (TRUE(), #NAME?) by itself.
+        for name in job.outputs:
+            if not name.endswith((".xlsx", ".xlsm")):
+                continue
+            added = _formulas(out / name, only=REVIEW_SHEET if path.suffix.lower() not in (".xlsx", ".xlsm") else None)
             added -= _formulas(path) if path.suffix.lower() in (".xlsx", ".xlsm") else 0
             if added > 0:
                 raise AssertionError(f"write-back added {added} formula(s) that were not in the source")
-        try:
-            from selfeval_xl.report import render_report, report_name
-        except ImportError:
-            render_report = None
-        if render_report and path.suffix.lower() != ".docx":
-            lap("report")
-            outputs.append(Path(render_report(r, out / report_name(path))).name)
         lap("done")
-        return {"outcome": "ok", "findings": len(r.findings), "indicators": len(ev.indicators),
-                "outputs": outputs, "times": times}
+        return {"outcome": "ok", "findings": sum(len(r.findings) for r in reviews),
+                "indicators": sum(len(r.evaluation.indicators) for r in reviews), "outputs": outputs, "times": times}
     except ReadError as err:
+        times["read"] = round(time.perf_counter() - t, 4)  # a ReadError comes from reading: the job's time is read time
         lap("done")
-        return {"outcome": "error", "code": err.code, "stage": list(times)[-1], "message": err.message[:300], "times": times,
+        return {"outcome": "error", "code": err.code, "stage": "read", "message": err.message[:300], "times": times,
                 "outputs": outputs}
     except (KeyboardInterrupt, SystemExit):
         raise
