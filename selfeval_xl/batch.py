@@ -475,6 +475,7 @@ def process_file(task: dict, state: dict) -> dict:
         result["reviews"] = [to_json(p.review) for p in job.projects]  # kept by the parent (store.py)
         result["staged_sha256"] = {n: sha256(stage / n) for n in job.outputs}
         result.update(status="ok", staged=list(job.outputs), projects=projects,
+                      kind=job.kind, grade=first.get("grade"),
                       **{k: first[k] for k in ("totals", "findings", "project", "finding_items", "profile")})
     except ReadError as err:
         err.file = name  # the path relative to INBOX, not wherever the reader saw it
@@ -797,7 +798,7 @@ def _entry(rel: str, status: str, *, sha: str | None = None, error: dict | None 
 
 # Keys of a worker result copied into the run.json entry as they are (added by other per-file
 # jobs, e.g. the input's "kind" for Word inputs): the manifest keeps keys it does not know.
-PASSTHROUGH_KEYS = ("kind",)
+PASSTHROUGH_KEYS = ("kind", "grade")  # kind: workbook | word; grade: the first project's 等级 (national)
 
 
 def skipped_entries(skipped: list[tuple[Path, str]], inbox: Path) -> list[dict]:

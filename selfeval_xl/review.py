@@ -79,7 +79,7 @@ def _value(v: Value):
 
 
 def evaluation_json(ev: SelfEvaluation) -> dict:
-    return {
+    out = {
         "file": ev.file,
         "sheet": ev.sheet,
         "project": {"name": ev.project_name.text, "year": _value(ev.year), "department": ev.department.text},
@@ -97,14 +97,31 @@ def evaluation_json(ev: SelfEvaluation) -> dict:
         "totals": {"stated": num(ev.stated_total.number),
                    "self": num(sum((i.self_score.number or Decimal(0) for i in ev.indicators), Decimal(0)))},
         "narrative": {h: n.text for h, n in ev.narrative.items()},
+        "form": ev.form,
     }
+    if ev.form == "national":  # 财预〔2020〕10号: 实施单位, the 项目资金 block, 总分 row, 二级 and 偏差原因
+        out["project"]["implementer"] = ev.implementer.text
+        ex = ev.execution
+        out["execution"] = None if ex is None else {
+            "unit": ex.unit, "cell": ex.cell,
+            "rows": {k: {"label": row.label, "cell": row.cell,
+                         **{f: (num(v.number) if v.number is not None else (v.text or None))
+                            for f, v in (("initial", row.initial), ("annual", row.annual), ("executed", row.executed),
+                                         ("points", row.points), ("rate", row.rate), ("score", row.score))}}
+                     for k, row in ex.rows.items()},
+        }
+        out["totals"]["points"] = num(ev.total_points.number)
+        out["printed_grade"] = ev.grade.text or None
+        for item, ind in zip(out["indicators"], ev.indicators):
+            item.update(subcategory=ind.subcategory, reason=ind.reason.text)
+    return out
 
 
 def to_json(r: Review) -> dict:
     """``check --json``: the evaluation plus scores and findings (keys only ever added)."""
     out = evaluation_json(r.evaluation)
     out["profile"] = r.profile
-    out["totals"] = {"stated": num(r.stated_total), "self": num(r.self_total), "computed": num(r.computed_total)}
+    out["totals"] = {**out["totals"], "stated": num(r.stated_total), "self": num(r.self_total), "computed": num(r.computed_total)}
     out["categories"] = [
         {"name": c.name, "points": num(c.points), "weight_sum": num(c.weight_sum), "self": num(c.self), "computed": num(c.computed)}
         for c in r.categories
@@ -118,6 +135,7 @@ def to_json(r: Review) -> dict:
         })
     out["grade"] = r.grade
     if r.execution_score is not None:
-        out["execution"] = {"self": num(r.execution_self), "computed": num(r.execution_score), "basis": r.execution_basis}
+        out["execution"] = {**(out.get("execution") or {}),  # the block as read (evaluation_json), plus its score
+                            "self": num(r.execution_self), "computed": num(r.execution_score), "basis": r.execution_basis}
     out["findings"] = [{"code": f.code, "severity": f.severity, "cell": f.cell, "message": f.message} for f in r.findings]
     return out

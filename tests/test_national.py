@@ -787,7 +787,11 @@ def test_mixed_folder_in_one_run(tmp_path):
     assert cli.main(["run", str(box), "-o", str(out), "-j", "1", "-q"]) == 0
     runs = {f["input"]: f for f in json.loads((out / "run.json").read_text(encoding="utf-8"))["files"]}
     assert {k: v["status"] for k, v in runs.items()} == {SAMPLE.name: "ok", NATIONAL_SAMPLE.name: "ok"}
-    assert runs[NATIONAL_SAMPLE.name]["totals"]["stated"] == 96
+    assert runs[NATIONAL_SAMPLE.name]["totals"] == {"stated": 96, "self": 96, "computed": 99.8}
+    # each file names the profile it was scored by, its 等级 where the form has one, and what it was
+    assert [(runs[n]["profile"], runs[n].get("grade"), runs[n]["kind"]) for n in (NATIONAL_SAMPLE.name, SAMPLE.name)] == [
+        ("national-2020", "优", "workbook"), ("suzhou-2020", None, "workbook")]
+    assert runs[SAMPLE.name]["totals"] == {"stated": 77.38, "self": 77.38, "computed": 77.51}
     assert runs[NATIONAL_SAMPLE.name]["project"] == {"name": "义务教育营养改善计划专项资金", "department": "永德县教育体育局",
                                                      "year": 2022}
 
@@ -887,3 +891,24 @@ def test_class_from_the_subclass_when_the_first_class_cell_is_empty(tmp_path):
     rows[12][1] = None
     ev = one(national_sheet(tmp_path / "no1.xlsx", rows, merges))
     assert table(ev) == BASE_TABLE and ev.categories[0].cell == f"{S}!C13"
+
+
+def test_check_json_carries_the_national_fields(capsys):
+    """``check --json`` on a national form: the form, 实施单位, the 项目资金 block as read with its
+    score, the 总分 row's 分值 and printed grade, and 二级/偏差原因 per indicator (keys only added)."""
+    import json
+
+    from selfeval_xl import cli
+
+    assert cli.main(["check", "--json", str(NATIONAL_SAMPLE)]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["form"] == "national" and d["profile"] == "national-2020"
+    assert d["project"] == {"name": "义务教育营养改善计划专项资金", "year": 2022, "department": "永德县教育体育局",
+                            "implementer": "永德县明朗中学"}
+    total = d["execution"]["rows"]["total"]
+    assert (total["annual"], total["executed"], total["points"], total["rate"], total["score"]) == (
+        387664.62, 387664.62, 10, "100%", 10)
+    assert d["execution"]["unit"] == "元" and d["execution"]["computed"] == 10
+    assert d["totals"] == {"stated": 96, "self": 96, "points": 100, "computed": 99.8}
+    assert (d["printed_grade"], d["grade"]) == ("优", "优")
+    assert d["indicators"][0]["subcategory"] == "数量指标" and "reason" in d["indicators"][0]
