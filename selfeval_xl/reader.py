@@ -5,23 +5,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from .errors import ReadError
-from .layout import read_all_grids, read_grids
+from .layout import read_all_grids
 from .model import SelfEvaluation
 from .sources import DEFAULT_LIMITS, Limits, load_grids
 
 
 def read(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> SelfEvaluation:
-    """Read a filled 自评表. Raises ReadError (with a code and a Chinese message) only."""
-    path = Path(path)
-    try:
-        grids = load_grids(path, limits)
-        return _with_caption(read_grids(grids, path.name), grids)
-    except ReadError as err:
-        raise err.with_file(path.name)
-    except RecursionError:
-        raise ReadError("TOO_LARGE", "工作簿结构嵌套过深", path.name) from None
-    except MemoryError:
-        raise ReadError("TOO_LARGE", "读取时内存不足", path.name) from None
+    """Read a filled 自评表 (the first form of the file). Raises ReadError (with a code and a
+    Chinese message) only."""
+    return read_all(path, limits)[0]
 
 
 def read_all(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> list[SelfEvaluation]:

@@ -45,13 +45,7 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-def col_letter(col: int) -> str:
-    """1-based column number -> letters."""
-    s = ""
-    while col:
-        col, rem = divmod(col - 1, 26)
-        s = chr(65 + rem) + s
-    return s
+from .ooxml.sheet import col_letter  # noqa: E402 - 1-based column number -> letters (one definition)
 
 
 def ref(sheet: str, row: int, col: int) -> str:

@@ -211,8 +211,10 @@ def test_platform_cap_in_total_mismatch():
 def test_json_and_summary_carry_grade_and_execution():
     r = review(national(), "national-2020")
     data = to_json(r)
-    assert data["grade"] == "优" and data["execution"] == {"self": 9.85, "computed": 9.85, "basis": r.execution_basis}
-    assert data["totals"] == {"stated": 96.85, "self": 96.85, "computed": 96.85}
+    ex = data["execution"]  # the block as read (evaluation_json) plus its score
+    assert data["grade"] == "优" and (ex["self"], ex["computed"], ex["basis"]) == (9.85, 9.85, r.execution_basis)
+    assert (ex["rows"]["current"]["annual"], ex["rows"]["current"]["executed"]) == (80, 78.5)
+    assert {k: data["totals"][k] for k in ("stated", "self", "computed")} == {"stated": 96.85, "self": 96.85, "computed": 96.85}
     s = project_summary(r)
     assert s["grade"] == "优" and s["profile"] == "national-2020"
     json.dumps(data, ensure_ascii=False)

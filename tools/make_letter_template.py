@@ -91,15 +91,7 @@ def build() -> Document:
     date = para("{{ date }}", "SignatureDate")
     _replace_ind(date, parse_xml(f'<w:ind {base.nsdecls("w")} w:right="{{{{ sign.date_indent }}}}"/>'))
 
-    props = doc.core_properties
-    props.title = "关于《{{ project.name }}》绩效自评的复核意见"
-    props.author = "{{ issuer }}"
-    props.comments = ""
-    props.language = "zh-CN"
-    sect = body.find(qn("w:sectPr"))
-    body.remove(sect)
-    body.append(sect)
-    return doc
+    return base._finish(doc, "关于《{{ project.name }}》绩效自评的复核意见", author="{{ issuer }}")
 
 
 def _replace_ind(p, ind) -> None:

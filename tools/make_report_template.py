@@ -323,10 +323,11 @@ def _findings_annex(doc, para) -> None:
     para("{%p endif %}")
 
 
-def _finish(doc, title: str) -> Document:
+def _finish(doc, title: str, author: str = "selfeval-xl") -> Document:
+    """Document properties, and the last section's properties moved to the very end of the body."""
     props = doc.core_properties
     props.title = title
-    props.author = "selfeval-xl"
+    props.author = author
     props.comments = ""
     props.language = "zh-CN"
     # keep the last section's properties at the very end of the body
