@@ -335,6 +335,17 @@ def build_context(review: Review, findings: bool = True) -> dict[str, Any]:
     return context
 
 
+def _self_grade(total: Decimal | None, profile: str) -> str | None:
+    """The 等级 a self-assessed total earns by the profile's grade bands (None without bands)."""
+    from .national_rules import grade_of
+    from .rules import load_profile
+
+    try:
+        return grade_of(total, load_profile(profile)) if total is not None else None
+    except (ValueError, KeyError):
+        return None
+
+
 def _national(review: Review, ctx: dict[str, Any]) -> dict[str, Any]:
     """The ``national`` variables: the national form's 项目资金, 年度总体目标, 总分 and 等级, 偏差原因."""
     ev = review.evaluation
@@ -359,8 +370,6 @@ def _national(review: Review, ctx: dict[str, Any]) -> dict[str, Any]:
         if total.points.number is not None:
             said += f"；预算执行率分值{score(total.points.number)}分，自评得分{_value_text(total.score) or '未填写'}"
             said += "分" if total.score.number is not None else ""
-            if review.execution_score is not None:
-                said += f"，复核得分{score(review.execution_score)}分"
         execution_sentence = said + "。"
     else:
         execution_sentence = "自评表未填写全年预算数或全年执行数，无法计算预算执行率。"
@@ -380,13 +389,17 @@ def _national(review: Review, ctx: dict[str, Any]) -> dict[str, Any]:
     weight_sum = sum((c.weight_sum for c in review.categories), Decimal(0)) + (exec_points or Decimal(0))
     stated = review.stated_total
     printed_grade = ev.grade.text
-    grade = review.grade or ""
+    # The department's report (issue 17): its own total and the 等级 that total earns by the form's
+    # grade bands; the bureau's re-scored total and grade are in the 复核意见书.
+    grade = _self_grade(stated, review.profile) or ""
     sentence = f"本项目共设{'、'.join(c['name'] for c in ctx['categories'])}{len(ctx['categories'])}类{ctx['totals']['count']}项绩效指标"
     sentence += "，另设预算执行率" if total is not None else ""
     sentence += f"。自评总分{score(stated) + '分' if stated is not None else '未填写'}"
-    sentence += f"（自评等级“{printed_grade}”）" if printed_grade else ""
-    sentence += f"；按评分规则配置“{review.profile}”复核得分{score(review.computed_total)}分"
-    sentence += f"，等级为“{grade}”。" if grade else "。"
+    if printed_grade:
+        sentence += f"，自评等级“{printed_grade}”"
+    if grade and grade != printed_grade:
+        sentence += f"（按{profile_title(review.profile)}的等级划分，该分数对应等级为“{grade}”）"
+    sentence += "。"
     # Review.self_total includes the 预算执行率 得分 once the review sets execution_self (model.Review);
     # a review that does not score the execution part leaves it out, so it is added from the form here.
     own = review.self_total
@@ -396,23 +409,19 @@ def _national(review: Review, ctx: dict[str, Any]) -> dict[str, Any]:
               "stated": score(stated), "self": score(own), "computed": score(review.computed_total), "grade": grade,
               "printed_grade": printed_grade, "sentence": sentence}
 
-    n_mis = sum(1 for c in ctx["categories"] for r in c["indicators"] if r["mismatch"])
-    table_note = "表3列出全部绩效指标的年度指标值、实际完成值、分值、自评得分和按评分规则复核的得分"
-    table_note += f"；复核得分与自评得分不一致的{n_mis}项以底色标示。" if n_mis else "，各项复核得分与自评得分一致。"
+    table_note = "表3列出全部绩效指标的年度指标值、实际完成值、分值和自评得分；自查发现的问题见附件。"
 
-    by_indicator = {id(x.indicator): x for x in review.scored}
     items = []
     for ind in ev.indicators:
-        s = by_indicator.get(id(ind))
         w, own = ind.weight.number, ind.self_score.number
-        short = w is not None and ((own is not None and own < w - Decimal("0.005")) or (s is not None and s.score < w - Decimal("0.005")))
+        short = w is not None and own is not None and own < w - Decimal("0.005")  # by its own score
         reason = clean(ind.reason.text).strip()
         if not (short or reason):
             continue
         where = ind.category + (f"／{ind.subcategory}" if ind.subcategory else "")
         text = (f"{clean(ind.name).strip()}（{where}）：年度指标值{_value_text(ind.target) or '未填写'}，实际完成值"
                 f"{_value_text(ind.actual) or '未填写'}；分值{score(w) or '—'}分，自评得分{score(own) if own is not None else '未填写'}"
-                + ("分" if own is not None else "") + (f"，复核得分{score(s.score)}分" if s is not None else "")
+                + ("分" if own is not None else "")
                 + f"。偏差原因分析及改进措施：{_sentence(reason) if reason else '自评表未填写。'}")
         items.append({"no": str(len(items) + 1), "text": text})
     missing = sum(1 for d in items if d["text"].endswith("偏差原因分析及改进措施：自评表未填写。"))

@@ -645,7 +645,7 @@ def test_national_report_sections(national_docx):
     assert texts.index("附件") > pos[-1]
     body = "\n".join(texts)
     assert "全年预算数387664.62元，全年执行数387664.62元，预算执行率100%；预算执行率分值10分，自评得分10分" in body
-    assert "自评总分96分（自评等级“优”）" in body
+    assert "自评总分96分，自评等级“优”。" in body
     dev = texts[texts.index("三、偏差及原因") + 1:texts.index("四、改进措施")]
     assert dev[0] == "2项指标未得满分或填写了偏差原因，其中2项未填写偏差原因分析及改进措施。"
     assert dev[1].startswith("1. 资金到位及时率（产出指标／时效指标）：年度指标值≥100%，实际完成值100%；分值10分，自评得分7分")
@@ -665,18 +665,22 @@ def test_national_report_sections(national_docx):
     assert (r.profile, r.self_total, r.computed_total, r.grade) == ("national-2020", 96, D("99.80"), "优")
 
 
-def test_national_report_grade_from_review(national_docx, tmp_path):
-    """When the review grades the total (Review.grade), the sentence names it."""
+def test_national_report_grade_is_the_departments(national_docx, tmp_path):
+    """The department's report names its own 等级 and the grade its own total earns; never the
+    bureau's re-scored total or grade (those are in the 复核意见书) nor a profile's code name."""
     import dataclasses
 
     from docx import Document
 
     _, r = national_docx
-    graded = dataclasses.replace(r, grade="良")
-    out = report.render_report(graded, tmp_path / "g.docx")
+    body = "\n".join(p.text for p in Document(national_docx[0]).paragraphs)
+    assert "自评总分96分，自评等级“优”。" in body
+    assert "复核得分" not in body and "national-2020" not in body and "99.8" not in body
+    # a printed grade that the total does not earn: the report says which grade the bands give
+    ev = dataclasses.replace(r.evaluation, grade=dataclasses.replace(r.evaluation.grade, text="良"))
+    out = report.render_report(dataclasses.replace(r, evaluation=ev), tmp_path / "g.docx")
     body = "\n".join(p.text for p in Document(out).paragraphs)
-    assert "等级为“良”" in body
-    assert report.build_context(graded)["national"]["totals"]["grade"] == "良"
+    assert "自评等级“良”（按" in body and "该分数对应等级为“优”）" in body
 
 
 def test_suzhou_context_has_no_national_part():

@@ -468,7 +468,7 @@ def build_national() -> Document:
     para("（一）项目资金", "Heading2")
     para("{{ national.execution.sentence }}")
     para("表1  项目资金（{{ national.execution.unit }}）", "Caption")
-    _table(doc, [36, 22, 22, 22, 16, 20, 18], [
+    _table(doc, [30, 26, 26, 26, 14, 18, 14], [
         ["资金", "年初预算数", "全年预算数", "全年执行数", "分值", "执行率", "得分"],
         ["{%tr for row in national.execution.rows %}"],
         ["{{ row.label }}", "{{ row.initial }}", "{{ row.annual }}", "{{ row.executed }}", "{{ row.points }}",
