@@ -243,12 +243,10 @@ def default_letter_template() -> Path:
 
 def render_letter(pf: ProjectFinal, target: Path, issuer: str, when: Date, template: Path | None = None) -> Path:
     """Write the 复核意见书 (atomically, reproducibly: timestamps are the letter's date)."""
-    from docxtpl import DocxTemplate
-
-    from .report import _env, load_template
+    from .report import _env, _template_class, load_template
 
     loaded = load_template(template or default_letter_template())
-    tpl = DocxTemplate(io.BytesIO(loaded.data))
+    tpl = _template_class()(io.BytesIO(loaded.data))  # report's DocxTemplate: one patch_xml, clipped properties
     tpl.init_docx()
     try:
         tpl.render(letter_context(pf, issuer, when), jinja_env=_env(), autoescape=True)

@@ -222,7 +222,7 @@ def render(rec, target: Path, comparison=None, template: Path | None = None, fon
            today: date | None = None) -> Path:
     import jinja2
     from docx.shared import Mm
-    from docxtpl import DocxTemplate, InlineImage
+    from docxtpl import InlineImage
 
     from . import report
     from .fsutil import atomic_path
@@ -231,7 +231,7 @@ def render(rec, target: Path, comparison=None, template: Path | None = None, fon
     overrides = report._check_fonts(fonts)
     loaded = report.load_template(template or template_file(TEMPLATE_NAME))
     context = build_context(rec, comparison, today=today)
-    tpl = DocxTemplate(io.BytesIO(loaded.data))
+    tpl = report._template_class()(io.BytesIO(loaded.data))  # report's DocxTemplate: one patch_xml, clipped properties
     tpl.init_docx()
     png = context["scores"].pop("chart_png", None)
     context["scores"]["chart"] = InlineImage(tpl, io.BytesIO(png), width=Mm(140)) if png else None

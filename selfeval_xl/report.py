@@ -697,7 +697,27 @@ def _template_class():
                         cache.popitem(last=False)
             return hit
 
+        def render_properties(self, context, jinja_env=None):
+            """As docxtpl, but each value is clipped to the 255 characters a core property holds
+            (python-docx raises past that): a project name of 10,000 characters must not fail the
+            document (fuzz mutant 83, seed 2). Never cut inside an escaped entity (``&amp;``)."""
+            from jinja2 import Environment
+
+            env = jinja_env if jinja_env is not None else Environment()
+            props = self.docx.core_properties
+            for name in ("author", "comments", "identifier", "language", "subject", "title"):
+                value = env.from_string(getattr(props, name)).render(context)
+                if len(value) > CORE_PROPERTY_MAX:
+                    value = value[:CORE_PROPERTY_MAX]
+                    amp = value.rfind("&")
+                    if amp > CORE_PROPERTY_MAX - 10 and ";" not in value[amp:]:
+                        value = value[:amp]
+                setattr(props, name, value)
+
     return _Template
+
+
+CORE_PROPERTY_MAX = 255  # characters python-docx allows in a core property (title, author …)
 
 
 def _unescape_properties(doc) -> None:
