@@ -12,7 +12,6 @@ import io
 import os
 import shutil
 import subprocess
-from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 

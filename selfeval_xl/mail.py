@@ -38,7 +38,6 @@ import ssl
 import tomllib
 import traceback
 from dataclasses import dataclass, field
-from datetime import datetime
 from email import policy as email_policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -49,7 +48,7 @@ from typing import Callable, Iterable, Sequence
 from . import ledger as ledgers
 from .errors import TemplateError, UsageError
 from .fmt import year_text
-from .fsutil import atomic_write_bytes, atomic_write_text, safe_name, sha256
+from .fsutil import atomic_write_bytes, safe_name, sha256
 
 MAIL_DIR = "mail"
 LEDGER_NAME = "sent.json"

@@ -7,8 +7,8 @@ This module reads the formats of an .xlsx/.xlsm (styles.xml ``cellXfs`` → ``nu
 renders the ones that change the meaning - percent and a literal unit - to the text the user
 saw; plain number formats (``0.00``, ``#,##0``) and dates are left to the value.
 
-What is not recovered: .xls/.et/.ods formats (calamine exposes none; an .ods percent cell is
-read as its stored fraction), and formats this renderer does not model (fractions ``# ?/?``,
+.xls/.et formats come from the file's FORMAT/XF records (``biff_formats``) and an .ods cell's shown
+text from the file itself (``ods_shown``). Not recovered: formats this renderer does not model (fractions ``# ?/?``,
 scientific ``0.0E+00``, thousands scaling ``#,##0,``, conditional sections ``[>100]``): those
 cells keep their stored number, as before.
 """
@@ -18,7 +18,7 @@ import re
 import zipfile
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-__all__ = ["BUILTIN_FORMATS", "cell_formats", "meaningful", "ods_shown", "render"]
+__all__ = ["BUILTIN_FORMATS", "biff_formats", "cell_formats", "meaningful", "ods_shown", "render"]
 
 # Built-in numFmtIds that matter here (ECMA-376 18.8.30); 14-22 and 45-47 are dates, which
 # calamine already reads as dates.

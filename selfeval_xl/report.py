@@ -643,7 +643,7 @@ def render_report(review: Review, target: Path | str, template: Path | str | Non
     DEFAULT_FONTS), applied to the styles of the rendered document.
     """
     from docx.shared import Mm
-    from docxtpl import DocxTemplate, InlineImage
+    from docxtpl import InlineImage
 
     overrides = _check_fonts(fonts)
     loaded = load_template(template if template is not None else default_template(review.evaluation.form))

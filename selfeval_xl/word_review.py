@@ -74,7 +74,6 @@ def rebuild_workbook(r, docx: Path, target: Path, profile="auto"):
     Other forms (and, as a fallback, a Suzhou form the rebuilt workbook does not read back): the
     document's tables as sheets 表1 … with their cells and merges; the review is ``r``.
     """
-    from .fsutil import atomic_save_workbook
 
     ev = r.evaluation
     if ev.form == "suzhou":

@@ -21,9 +21,8 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from conftest import SAMPLE, build, content, relayout
+from conftest import SAMPLE, relayout
 from selfeval_xl import batch, cli
-from selfeval_xl.summary import write_summary
 
 STEM = SAMPLE.stem
 POSIX = os.name == "posix"
@@ -373,43 +372,6 @@ def test_skip_unchanged_and_outbox_inside_inbox(tmp_path, capsys):
 
 
 # ---- output format and console -----------------------------------------------------
-
-def test_summary_strings_are_text_not_formulas(tmp_path, seed):
-    risky = ['=HYPERLINK("http://x","y")', "+1", "-2", "@SUM(A1)"]
-    entries = [{"input": f"{i}.xlsx", "status": "ok", "error": None, "outputs": [], "sha256": None,
-                "totals": {"stated": 1, "self": 1, "computed": 1}, "findings": {"error": 1, "warning": 0, "info": 0},
-                "project": {"name": text, "department": text, "year": text},
-                "finding_items": [{"cell": text, "code": "X", "severity": "error", "message": text}]}
-               for i, text in enumerate(risky)]
-    entries.append({"input": "=坏.xlsx", "status": "failed", "error": {"code": "CORRUPT", "message": "=1+1"},
-                    "outputs": [], "totals": None, "findings": None, "sha256": None})
-    target = write_summary(tmp_path / "汇总.xlsx", entries)
-    with zipfile.ZipFile(target) as zf:
-        for name in zf.namelist():
-            if name.startswith("xl/worksheets/"):
-                assert b"<f>" not in zf.read(name) and b"<f " not in zf.read(name)
-    wb = load_workbook(target)
-    ws = wb["汇总"]
-    for row, text in enumerate(risky, 2):
-        for col in (2, 3, 4):
-            cell = ws.cell(row, col)
-            assert (cell.value, cell.data_type) == (text, "s")
-        assert ws.cell(row, 2).quotePrefix
-    assert (ws.cell(6, 1).value, ws.cell(6, 1).data_type) == ("=坏.xlsx", "s")
-    assert ws.cell(6, 13).value == "=1+1" and ws.cell(6, 13).data_type == "s"
-    fd = wb["复核发现"]
-    assert [fd.cell(r, 5).value for r in range(2, 6)] == risky
-    assert all(fd.cell(r, 5).data_type == "s" for r in range(2, 6))
-
-    # end to end: a workbook whose project name is a formula-looking string
-    box = tmp_path / "in"
-    box.mkdir()
-    build(box / "注入.xlsx", content(seed, project_name=risky[0], department="@SUM(A1)"))
-    assert cli.main(["run", str(box), "-o", str(tmp_path / "out"), "-j", "1", "-q", "--no-report"]) == 0
-    ws = load_workbook(tmp_path / "out" / "汇总.xlsx")["项目"]
-    assert (ws["B2"].value, ws["B2"].data_type) == (risky[0], "s")
-    assert (ws["A2"].value, ws["A2"].data_type) == ("@SUM(A1)", "s")
-
 
 def test_quiet_non_tty_prints_one_line(tmp_path):
     box = tmp_path / "in"

@@ -79,7 +79,6 @@ EXECUTION_COLUMNS: dict[str, tuple[str, ...]] = {
     "rate": ("执行率", "预算执行率"),
     "score": ("得分",),
 }
-EXECUTION_ROWS = ("total", "current", "carryover", "other")
 
 TOTAL_LABELS = ("总分", "合计", "总计", "自评总分", "总得分")
 # A row whose first own cell starts with one of these ends the indicator table.
