@@ -109,6 +109,7 @@ def _weights(ev: SelfEvaluation, p: Profile) -> list[Finding]:
         points = cat.points if cat.points is not None else total
         each = p.round(points / len(ws))
         remainder = p.round(points - each * (len(ws) - 1))
+        # a profile written before this setting existed: the remainder on the last row, as then
         rows = p.data["settings"].get("weight_split_remainder_rows", ["last"])
         remainder_at = {k for k, where in ((0, "first"), (len(ws) - 1, "last")) if where in rows}
         for k, ind in enumerate(cat.indicators):
@@ -193,9 +194,8 @@ def _goals(ev: SelfEvaluation, p: Profile) -> list[Finding]:
     section = ev.narrative.get("年度绩效目标")
     if section is None or not section.text:
         return []
-    settings = p.data["settings"]
-    need = Decimal(str(settings.get("goal_name_coverage", 0.75)))
-    margin = Decimal(str(settings.get("goal_margin", 0.15)))
+    need = Decimal(str(p.setting("goal_name_coverage")))
+    margin = Decimal(str(p.setting("goal_margin")))
     candidates = []
     for i in ev.indicators:
         if i.kind == "input":
