@@ -174,3 +174,12 @@ def test_grades_where_the_profile_defines_them(tmp_path):
                                          "复核最终得分77.38分（等级：中）。")
     assert ctx["date"] == "2026年12月1日" and ctx["sign"] == {"issuer_indent": "1520", "date_indent": "1280"}
     assert finalize.project_final(r, [], p).final_total == r.computed_total  # undecided: the rule score
+
+
+def test_letter_properties_keep_an_ampersand(outbox):
+    """The letter's title and author are plain text: an issuer with "&" is not written "&amp;"."""
+    from docx import Document
+
+    assert cli.main(["finalize", str(outbox), "--issuer", "甲&乙财政局", "--date", "2026-12-01"]) == 0
+    props = Document(outbox / f"{STEM}.复核意见书.docx").core_properties
+    assert props.author == "甲&乙财政局" and "&amp;" not in props.title
