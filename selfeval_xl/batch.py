@@ -353,7 +353,7 @@ def discover(inbox: Path, outbox: Path, follow_links: bool = False) -> tuple[lis
                     skipped.append((sub, why.replace("已跳过", "其中的文件未处理")))
                     continue
                 real = sub.resolve()
-                if not follow_links:
+                if not follow_links or _inside(real, root):  # a folder inside INBOX is walked where it is
                     skipped.append((sub, "指向输入文件夹内另一文件夹的符号链接，其中的文件按原位置处理"))
                     continue
                 if real in seen_dirs:

@@ -416,3 +416,18 @@ def test_cpu_backstop_limits_each_task():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert 38 <= int(r.stdout) <= 40  # twice the timeout plus 30 s beyond the CPU time used so far
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name == "nt", reason="symlinks")
+def test_follow_links_walks_a_folder_inside_inbox_once(tmp_path):
+    """--follow-links: a link to a folder that is itself inside INBOX does not review its files twice."""
+    from selfeval_xl.batch import discover
+
+    inbox = tmp_path / "in"
+    (inbox / "sub").mkdir(parents=True)
+    (inbox / "sub" / "a.xlsx").write_bytes(b"x")
+    (inbox / "link").symlink_to(inbox / "sub", target_is_directory=True)
+    for follow in (False, True):
+        todo, skipped = discover(inbox, tmp_path / "out", follow_links=follow)
+        assert [p.relative_to(inbox).as_posix() for p in todo] == ["sub/a.xlsx"], follow
+        assert [p.name for p, _ in skipped] == ["link"]
