@@ -43,7 +43,7 @@ def _share(n: int, total: int) -> str:
 
 def _mean(xs: list[float]) -> str:
     xs = [x for x in xs if x is not None]
-    return points(round(sum(xs) / len(xs), 2)) if xs else ""
+    return points(sum(xs) / len(xs)) if xs else ""  # fmt rounds half up
 
 
 def _cn(i: int) -> str:
@@ -205,7 +205,7 @@ def _fmt(x) -> str:
             return ""
     except TypeError:  # pandas NA
         return ""
-    return points(round(float(x), 2))
+    return points(float(x))  # fmt rounds half up (binary round() would make 2.675 2.67)
 
 
 def write_overview_report(outbox: Path, comparison=None, target: Path | None = None, template: Path | None = None,

@@ -45,7 +45,13 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-from .ooxml.sheet import col_letter  # noqa: E402 - 1-based column number -> letters (one definition)
+def col_letter(col: int) -> str:
+    """1-based column number -> letters (the one definition; ooxml.sheet uses it too)."""
+    s = ""
+    while col:
+        col, rem = divmod(col - 1, 26)
+        s = chr(65 + rem) + s
+    return s
 
 
 def ref(sheet: str, row: int, col: int) -> str:
@@ -62,7 +68,7 @@ class Grid:
     merges: list[tuple[int, int, int, int]] = field(default_factory=list)  # r1, c1, r2, c2 (1-based)
     no_cached_value: set[tuple[int, int]] = field(default_factory=set)  # formulas Excel never computed
     # numbers whose number format changes their meaning (0.972 as 0.0%, 12 as 0"亩"):
-    # (row, col) -> (format code, the text Excel shows); see numfmt and ``Grid.shown_text``
+    # (row, col) -> (format code, the text Excel shows); see numfmt; only cells whose format gives a percent or a unit
     shown: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
     _owner: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict, repr=False)
 
@@ -103,11 +109,6 @@ class Grid:
     def ref(self, row: int, col: int) -> str:
         r, c = self.anchor(row, col)
         return ref(self.name, r, c)
-
-    def shown_text(self, row: int, col: int) -> tuple[str, str] | None:
-        """(format code, text as Excel shows it) when the cell's number format gives it a
-        percent or a unit, else None (the value speaks for itself)."""
-        return self.shown.get(self.anchor(row, col))
 
 
 def cell_text(v: object) -> str:

@@ -156,7 +156,7 @@ def load_run(outbox: Path) -> dict:
     """OUTBOX/run.json; raises ValueError with a Chinese message when missing or broken."""
     path = Path(outbox) / RUN_JSON
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))  # as manifest.load: a BOM is allowed
     except OSError:
         raise ValueError(f"找不到 {path}：请指定 selfeval-xl run 的输出文件夹") from None
     except ValueError as exc:

@@ -37,12 +37,7 @@ def col_number(letters: str) -> int:
     return n
 
 
-def col_letter(col: int) -> str:
-    s = ""
-    while col:
-        col, rem = divmod(col - 1, 26)
-        s = chr(65 + rem) + s
-    return s
+from ..sources import col_letter  # noqa: E402,F401 - one definition (sources imports no lxml)
 
 
 def split_ref(coord: str) -> tuple[int, int] | None:
