@@ -224,7 +224,9 @@ def records(run: dict, outbox: Path | None = None, indicators: bool = False) -> 
                    "errors": int(counts.get("error") or 0), "warnings": int(counts.get("warning") or 0),
                    "infos": int(counts.get("info") or 0), "duplicate": False, "duplicate_of": "",
                    "workbook": workbook, "report": _output(outputs, ".docx"), "unchanged": bool(entry.get("unchanged")),
-                   "_dup_finding": any(f.get("code") == "DUPLICATE_PROJECT" for f in items)}
+                   "_dup_finding": any(f.get("code") == "DUPLICATE_PROJECT" for f in items),
+                   # the batch's own verdict (batch.mark_duplicates: also 副本 names), which mail follows
+                   "_dup_of": p.get("duplicate_of") or entry.get("duplicate_of") or ""}
             projects.append(row)
             by_row = {}
             pairs = review.get("rows") if "rows" in review else [[i.get("cell"), i.get("name")]
@@ -269,6 +271,9 @@ def _mark_duplicates(projects: list[dict]) -> None:
         same = groups.get((norm_name(p["department"]), norm_name(p["project"]), p["year"]), []) if p["project"] else []
         others = list(dict.fromkeys(o["input"] + (f"（{o['sheet']}）" if o["input"] == p["input"] else "")
                                     for o in same if o is not p))
+        batch_says = p.pop("_dup_of")
+        if batch_says and batch_says not in others:
+            others.append(batch_says)
         p["duplicate"] = bool(others) or p.pop("_dup_finding")
         p.pop("_dup_finding", None)
         p["duplicate_of"] = "、".join(others)

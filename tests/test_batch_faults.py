@@ -373,6 +373,13 @@ def test_duplicate_copy_name_is_flagged(capsys, tmp_path):
     files = _files(tmp_path / "out")
     assert files["X - 副本.xlsx"]["duplicate_of"] == "X.xlsx" and "duplicate_of" not in files["X.xlsx"]
     assert "重复提交（1）：\n  X - 副本.xlsx：[DUPLICATE_PROJECT] 与 X.xlsx 为同一项目" in e
+    # 汇总.xlsx says the same as run.json and mail (one verdict: batch.mark_duplicates)
+    from openpyxl import load_workbook
+
+    ws = load_workbook(tmp_path / "out" / "汇总.xlsx")["项目"]
+    header = [c.value for c in ws[1]]
+    rows = {r[header.index("文件")]: r[header.index("重复报送")] for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert "X.xlsx" in (rows["X - 副本.xlsx"] or "")
 
 
 def test_check_into_a_closed_pipe_has_no_traceback(tmp_path):
