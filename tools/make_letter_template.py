@@ -31,25 +31,7 @@ LETTER_STYLES: dict[str, tuple[str, str, float, dict]] = {
 
 
 def build() -> Document:
-    doc = Document()
-    base._styles(doc)
-    root = doc.styles.element
-    for sid, (name, role, size, o) in LETTER_STYLES.items():
-        root.append(parse_xml(base._style_xml(sid, name, role, size, o)))
-    base.STYLES.update(LETTER_STYLES)
-    base._settings(doc)
-    base._font_table(doc)
-    base._drop_extra_parts(doc)
-    base._section(doc)
-    body = doc.element.body
-    for p in list(body.findall(qn("w:p"))):
-        body.remove(p)
-
-    def para(text: str = "", style: str = "Normal"):
-        p = doc.add_paragraph(style=doc.styles[base.STYLES[style][0]])
-        if text:
-            p.add_run(text)
-        return p
+    doc, para = base._document(LETTER_STYLES)
 
     def items(name: str, line: str, empty: str | None = None) -> None:
         para("{%p for x in " + name + " %}")

@@ -283,10 +283,15 @@ def _sort_children(el, order: list[str]) -> None:
         el.append(k)
 
 
-def _document():
-    """An empty GB/T 9704 document (styles, page, page numbers) and its paragraph writer."""
+def _document(extra_styles: dict | None = None):
+    """An empty GB/T 9704 document (styles, page, page numbers) and its paragraph writer.
+    ``extra_styles`` (id -> (name, font role, size, options), as STYLES) are added for this
+    document only (the letter's 落款 styles)."""
     doc = Document()
     _styles(doc)
+    styles = {**STYLES, **(extra_styles or {})}
+    for sid, (name, role, size, o) in (extra_styles or {}).items():
+        doc.styles.element.append(parse_xml(_style_xml(sid, name, role, size, o)))
     _settings(doc)
     _font_table(doc)
     _drop_extra_parts(doc)
@@ -296,7 +301,7 @@ def _document():
         body.remove(p)
 
     def para(text: str = "", style: str = "Normal"):
-        p = doc.add_paragraph(style=doc.styles[STYLES[style][0]])
+        p = doc.add_paragraph(style=doc.styles[styles[style][0]])
         if text:
             p.add_run(text)
         return p
