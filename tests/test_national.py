@@ -916,3 +916,14 @@ def test_check_json_carries_the_national_fields(capsys):
     assert d["totals"] == {"stated": 96, "self": 96, "points": 100, "computed": 99.8}
     assert (d["printed_grade"], d["grade"]) == ("优", "优")
     assert d["indicators"][0]["subcategory"] == "数量指标" and "reason" in d["indicators"][0]
+
+
+def test_blank_header_fields_are_missing_field_warnings(tmp_path):
+    """As on the Suzhou form (issue 13): a blank 主管部门 is a MISSING_FIELD warning at its cell, and
+    the form is still reviewed."""
+    rows, merges = base_rows()
+    rows[3][2] = None  # 主管部门 left blank
+    ev = one(national_sheet(tmp_path / "blank.xlsx", rows, merges))
+    found = [(f.code, f.severity, f.cell) for f in review(ev).findings if f.code == "MISSING_FIELD"]
+    assert found == [("MISSING_FIELD", "warning", f"{S}!C4")]
+    assert not [f for f in review(one(national_sheet(tmp_path / "base.xlsx"))).findings if f.code == "MISSING_FIELD"]

@@ -30,7 +30,6 @@ from ..model import (
     BudgetExecution,
     Category,
     ExecutionRow,
-    Finding,
     Indicator,
     Narrative,
     SelfEvaluation,
@@ -38,7 +37,7 @@ from ..model import (
 )
 from ..sources import Grid
 from ..values import OP_SYMBOLS
-from .suzhou import _Sheet, norm, to_number
+from .suzhou import _Sheet, norm, reading_notices, to_number
 
 NAME = "national"
 TITLE = "项目支出绩效自评表（财预〔2020〕10号）"
@@ -176,9 +175,8 @@ def read_sheet(grids: list[Grid], grid: Grid, file: str) -> SelfEvaluation:
     perf = s.find("绩效指标", prefix=True, rows=range(1, head_end + 1))
     perf_label = s.g.text(*perf) if perf else ""
     m = POINTS.search(norm(perf_label))
-    notices = [Finding("FORMULA_NO_VALUE", "error", grid.ref(r, c),
-                       "单元格是公式但没有保存计算结果（文件可能由程序生成），已按空值处理，请在 Excel/WPS 中打开并保存后重新处理")
-               for (r, c) in sorted(grid.no_cached_value)]
+    # the national form's required header fields besides 项目名称 (年度 may come from the title)
+    notices = reading_notices(grid, head_row, (("年度", year), ("主管部门", dept)))
     return SelfEvaluation(
         file=file, sheet=sheet, title=title, project_name=name, year=year, department=dept,
         budget={k: Value("") for k in BUDGET_FIELDS}, funds={k: Value("") for k in FUNDS_FIELDS},

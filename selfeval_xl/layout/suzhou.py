@@ -150,6 +150,20 @@ class _Sheet:
         return t in known
 
 
+def reading_notices(grid: Grid, head_row: int, required: tuple[tuple[str, Value], ...]) -> list[Finding]:
+    """What every layout reports while reading a form (shared by suzhou and national):
+    MISSING_FIELD (warning) for each blank required header field besides 项目名称 - the form is
+    still reviewed, but the report, 汇总 and mail routing need them - and FORMULA_NO_VALUE for
+    each formula cell saved without its result."""
+    out = [Finding("MISSING_FIELD", "warning", value.cell or grid.ref(head_row, 1),
+                   f"表头“{label}”未填写，报告和邮件中将显示为“未填写”，请补填")
+           for label, value in required if value.blank]
+    out += [Finding("FORMULA_NO_VALUE", "error", grid.ref(r, c),
+                    "单元格是公式但没有保存计算结果（文件可能由程序生成），已按空值处理，请在 Excel/WPS 中打开并保存后重新处理")
+            for (r, c) in sorted(grid.no_cached_value)]
+    return out
+
+
 def detect(grid: Grid) -> bool:
     """Does this sheet hold the Suzhou form (its indicator table header)?
 
@@ -212,16 +226,8 @@ def read_sheet(grids: list[Grid], grid: Grid, file: str) -> SelfEvaluation:
     narrative = _narrative(grids, s, head_row, file)
     title = next((s.g.text(r, c) for (r, c), t in sorted(s.labels.items()) if "自评表" in t or "自评价报告" in t), "")
 
-    # Required header fields besides 项目名称: the form is still reviewed, but the report, 汇总
-    # and mail routing need them, so each blank one is a MISSING_FIELD warning at its cell.
-    for label, value in (("项目年份", year), ("项目主管部门(单位)", dept), (BUDGET_FIELDS["initial"], budget["initial"])):
-        if value.blank:
-            notices.append(Finding("MISSING_FIELD", "warning", value.cell or s.g.ref(head_row, 1),
-                                   f"表头“{label}”未填写，报告和邮件中将显示为“未填写”，请补填"))
-    for g in (s.g,):
-        for (r, c) in sorted(g.no_cached_value):
-            notices.append(Finding("FORMULA_NO_VALUE", "error", g.ref(r, c),
-                                   "单元格是公式但没有保存计算结果（文件可能由程序生成），已按空值处理，请在 Excel/WPS 中打开并保存后重新处理"))
+    notices += reading_notices(s.g, head_row, (("项目年份", year), ("项目主管部门(单位)", dept),
+                                                (BUDGET_FIELDS["initial"], budget["initial"])))
     perf_points = _points(perf_label)
     return SelfEvaluation(
         file=file, sheet=sheet, title=title, project_name=name, year=year, department=dept,
