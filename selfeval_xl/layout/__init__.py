@@ -2,8 +2,8 @@
 
 A layout turns sheet Grids into a ``SelfEvaluation``. Each layout module exposes ``NAME`` (the
 form's key, stored in ``SelfEvaluation.form``), ``TITLE`` (Chinese), ``DEFAULT_PROFILE`` (the
-rule profile used when ``--profile auto``) and ``read_grids(grids, file)``. ``LAYOUTS`` lists
-them in the order they are tried.
+rule profile used when ``--profile auto``), ``detect(grid)`` and ``read_sheet(grids, grid, file)``.
+``LAYOUTS`` lists them in the order they are tried.
 """
 from __future__ import annotations
 
@@ -12,11 +12,6 @@ from . import national, suzhou
 # national first: its header (一级/二级/三级指标) would also pass the Suzhou header test, which in
 # turn refuses a header with 二级指标; either order gives the same result.
 LAYOUTS = (national, suzhou)
-
-
-def read_grids(grids, file: str):
-    """The first form found in the grids (see ``read_all_grids``)."""
-    return read_all_grids(grids, file)[0]
 
 
 def read_all_grids(grids, file: str) -> list:
@@ -83,4 +78,4 @@ def paired_sheets(grids, form) -> list:
     return out
 
 
-__all__ = ["LAYOUTS", "read_grids", "read_all_grids", "paired_sheets"]
+__all__ = ["LAYOUTS", "read_all_grids", "paired_sheets"]

@@ -174,17 +174,6 @@ def detect(grid: Grid) -> bool:
     return found is not None and not any(t == "二级指标" for (r, _), t in s.labels.items() if r == found[0])
 
 
-def read_grids(grids: list[Grid], file: str) -> SelfEvaluation:
-    """The first Suzhou form among the sheets, read into a SelfEvaluation."""
-    if not grids or all(not g.cells for g in grids):
-        raise ReadError("EMPTY", "工作簿中没有任何内容", file)
-    for g in grids:
-        if detect(g):
-            return read_sheet(grids, g, file)
-    raise ReadError("NOT_SELF_EVALUATION_FORM", "没有找到含“指标名称、目标值、实际完成值、自评分”表头的指标表", file,
-                    hint="请确认使用的是绩效自评表模板")
-
-
 def read_sheet(grids: list[Grid], grid: Grid, file: str) -> SelfEvaluation:
     """Read the form on ``grid`` (``detect(grid)`` is true); ``grids`` are all sheets, for the narrative."""
     s = _Sheet(grid)
