@@ -438,3 +438,25 @@ def test_follow_links_walks_a_folder_inside_inbox_once(tmp_path):
         todo, skipped = discover(inbox, tmp_path / "out", follow_links=follow)
         assert [p.relative_to(inbox).as_posix() for p in todo] == ["sub/a.xlsx"], follow
         assert [p.name for p, _ in skipped] == ["link"]
+
+
+def test_lock_without_file_locks_decides_by_the_holders_pid(tmp_path, monkeypatch):
+    """Where the filesystem has no file locks, the holder's pid decides: a live holder on this host
+    keeps OUTBOX (LockedError), a dead one is taken over."""
+    from selfeval_xl import lock
+
+    monkeypatch.setattr(lock, "_try_lock", lambda fh: "unsupported")
+    out = tmp_path / "out"
+    out.mkdir()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (out / LOCK_NAME).write_text(json.dumps({"pid": live.pid, "host": socket.gethostname()}), encoding="utf-8")
+        with pytest.raises(lock.LockedError, match=f"进程 {live.pid}"):
+            with lock.outbox_lock(out, "运行批量复核"):
+                pass
+    finally:
+        live.kill()
+        live.wait()
+    with lock.outbox_lock(out, "运行批量复核") as info:  # the holder is gone now
+        assert info["pid"] == os.getpid()
+    assert not (out / LOCK_NAME).exists()
