@@ -77,7 +77,7 @@ from . import __version__, store
 from .errors import CODES, ExitCode, ReadError, UsageError  # noqa: F401 (batch.UsageError: the old name)
 from .fmt import columns
 from .manifest import FileEntry, ProjectEntry, RunManifest
-from .sources import DEFAULT_LIMITS, SPREADSHEET_SUFFIXES, WORD_SUFFIXES
+from .safety import DEFAULT_LIMITS, SPREADSHEET_SUFFIXES, WORD_SUFFIXES
 from .summary import RUN_JSON_NAME, SUMMARY_NAME, load_run_json
 
 FAULT_ENV = "SELFEVAL_XL_FAULT"

@@ -112,7 +112,7 @@ def read_decisions(path: str | Path) -> list[Decision]:
     """
     from .errors import ReadError
     from .layout import read_all_grids
-    from .sources import load_grids
+    from .grids import load_grids
 
     path = Path(path)
     try:
@@ -159,7 +159,7 @@ def _header_columns(grid, header_row: int) -> tuple[int, int | None] | None:
 
 
 def _text(grid, row: int, col: int) -> str:
-    from .sources import cell_text
+    from .grids import cell_text
 
     return cell_text(grid.value(row, col)).strip()
 

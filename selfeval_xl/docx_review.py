@@ -22,7 +22,7 @@ from pathlib import Path
 from . import word
 from .fsutil import atomic_path
 from .model import Finding, Review, Scored
-from .sources import DEFAULT_LIMITS
+from .safety import DEFAULT_LIMITS
 
 __all__ = ["reviewed_docx_name", "write_reviewed_docx", "comment_lines", "COMMENT_AUTHOR"]
 

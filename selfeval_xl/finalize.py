@@ -295,7 +295,7 @@ def finalize(outbox: Path, issuer: str | None = None, when: Date | None = None) 
     """
     from .review import review
     from .layout import read_all_grids
-    from .sources import load_grids
+    from .grids import load_grids
     from .overview import write_summary
     from .summary import RUN_JSON_NAME, SUMMARY_NAME, load_run_json
 

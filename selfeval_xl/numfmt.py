@@ -159,7 +159,7 @@ _CELL_REF = re.compile(r"([A-Z]{1,3})(\d{1,7})")
 def cell_formats(zf: zipfile.ZipFile, parts: dict[str, str]) -> dict[str, dict[tuple[int, int], str]]:
     """``{sheet name: {(row, col): format code}}`` for the cells whose format is ``meaningful``.
 
-    ``parts`` maps sheet names to their zip parts. The zip passed ``sources.sniff`` first (no
+    ``parts`` maps sheet names to their zip parts. The zip passed ``safety.sniff`` first (no
     DTD/entity in any part, sizes bounded); styles.xml is parsed by lxml without entities or
     network, and the sheets are only searched for ``<c>`` start tags (r, s, t attributes):
     a workbook without percent/unit formats costs one small parse.
@@ -298,7 +298,7 @@ _BIFF_NUMBER_CELLS = {0x0203: "number", 0x027E: "rk", 0x0006: "formula", 0x00BD:
 def biff_formats(data: bytes) -> dict[str, dict[tuple[int, int], str]]:
     """``{sheet: {(row, col): format code}}`` for the number cells of a BIFF8 Workbook stream
     whose format is ``meaningful`` (FORMAT and XF records of the globals, then each sheet's
-    NUMBER/RK/MULRK/FORMULA records and their XF index). The stream passed ``sources._check_biff``."""
+    NUMBER/RK/MULRK/FORMULA records and their XF index). The stream passed ``safety._check_biff``."""
     import struct
 
     def records(pos: int):

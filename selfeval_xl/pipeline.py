@@ -72,7 +72,7 @@ def review_into(src: Path, folder: Path, options: JobOptions = JobOptions()) -> 
     """
     from .reader import read_all
     from .review import review
-    from .sources import sniff
+    from .safety import sniff
     from .word_review import WORD_KINDS, review_word_into
     from .writeback import reviewed_name, write_reviewed
 

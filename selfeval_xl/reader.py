@@ -7,7 +7,8 @@ from pathlib import Path
 from .errors import ReadError
 from .layout import read_all_grids
 from .model import SelfEvaluation
-from .sources import DEFAULT_LIMITS, Limits, load_grids
+from .grids import load_grids
+from .safety import DEFAULT_LIMITS, Limits
 
 
 def read(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> SelfEvaluation:

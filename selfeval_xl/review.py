@@ -8,7 +8,7 @@ from . import checks, national_rules, rules
 from .errors import ReadError
 from .model import CategoryTotal, Review, SelfEvaluation, Value
 from .reader import read
-from .sources import DEFAULT_LIMITS, Limits
+from .safety import DEFAULT_LIMITS, Limits
 
 DEFAULT_PROFILE = "suzhou-2020"
 

@@ -15,7 +15,7 @@ narrative sheet, so each layout's own narrative reader finds the sections it kno
 ``docx_review`` takes the elements behind each cell to anchor comments, so a finding's
 ``表1!G30`` always lands on the cell it was read from.
 
-The package has passed ``sources.sniff`` (zip limits, no DTD anywhere) before lxml parses it,
+The package has passed ``safety.sniff`` (zip limits, no DTD anywhere) before lxml parses it,
 and lxml runs without DTDs, entities or network. Table sizes are checked against the same
 ``Limits`` as sheets.
 """
@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ReadError
-from .sources import DEFAULT_LIMITS, Grid, Limits, ref
+from .grids import Grid, ref
+from .safety import DEFAULT_LIMITS, Limits
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
@@ -107,7 +108,7 @@ class Document:
 
 
 def load_grids(path: Path, kind: str, limits: Limits = DEFAULT_LIMITS) -> list[Grid]:
-    """All tables and the 正文 of a Word file that passed ``sources.sniff`` (kind docx or doc)."""
+    """All tables and the 正文 of a Word file that passed ``safety.sniff`` (kind docx or doc)."""
     path = Path(path)
     if kind == "doc":
         with tempfile.TemporaryDirectory(prefix="selfeval-doc-") as tmp:
@@ -135,7 +136,7 @@ def convert_to_docx(path: Path, tmp: Path, limits: Limits = DEFAULT_LIMITS) -> P
     """LibreOffice's .docx of a .doc/.wps (a copy is converted: soffice leaves lock files beside
     what it opens). The result is sniffed like any submitted file."""
     from . import office
-    from .sources import sniff
+    from .safety import sniff
 
     name = Path(path).name
     if office.find_soffice() is None:

@@ -31,7 +31,7 @@ def review_word_into(src: Path, folder: Path, options):
     from .pipeline import JobResult, ProjectOutput
     from .reader import read_all
     from .review import review
-    from .sources import sniff
+    from .safety import sniff
     from .writeback import reviewed_name, write_reviewed
 
     src, folder = Path(src), Path(folder)

@@ -30,7 +30,7 @@ from typing import Mapping, Sequence
 
 from lxml import etree
 
-from . import office, sources
+from . import grids, office, safety
 from .fsutil import atomic_write_bytes
 from .model import Finding, Review, Scored
 from .ooxml import CT, NS, RT, Package, parse, serialize
@@ -138,7 +138,7 @@ def write_reviewed(reviews: Review | Sequence[Review], source: Path, target: Pat
         except (etree.XMLSyntaxError, ValueError, KeyError, IndexError) as exc:
             if rebuilt:
                 raise
-            reason = f"原文件的结构无法直接写入（{sources._short(exc)}）"
+            reason = f"原文件的结构无法直接写入（{safety.short_error(exc)}）"
             keep_vba = _keeps_vba(source, target, base)
             base = _rebuild_from_values(source, base, keep_vba)
             data = patch(base, reviews, [_rebuilt_notice(reason), *notices], name, decisions or {})
@@ -164,7 +164,7 @@ def _open(source: Path, target: Path, tmp: Path) -> tuple[bytes, list[str], bool
     an .ods first); otherwise, or when the conversion fails, the workbook is rebuilt from the
     cell values.
     """
-    kind = sources.sniff(source)  # refuses encrypted files and zip bombs before anything parses them
+    kind = safety.sniff(source)  # refuses encrypted files and zip bombs before anything parses them
     data = source.read_bytes()
     notices: list[str] = []
     foreign = _foreign_format(source, kind, data)
@@ -278,7 +278,7 @@ def _rebuild_from_values(source: Path, data: bytes, keep_vba: bool) -> bytes:
 
     wb = Workbook()
     wb.remove(wb.active)
-    for grid in sources.load_grids(source):
+    for grid in grids.load_grids(source):
         ws = wb.create_sheet(grid.name)
         for (row, col), value in grid.cells.items():
             put(ws.cell(row, col), value)
@@ -308,7 +308,7 @@ def _guess_widths(ws, grid) -> None:
     for (row, col), value in grid.cells.items():
         if (row, col) in merged:
             continue
-        text = sources.cell_text(value).split("\n")[0]
+        text = grids.cell_text(value).split("\n")[0]
         longest[col] = max(longest.get(col, 0), _display_width(text))
     for col, n in longest.items():
         ws.column_dimensions[get_column_letter(col)].width = min(max(8, n + 2), 50)

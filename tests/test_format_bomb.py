@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from selfeval_xl import sources
+from selfeval_xl import safety
 from selfeval_xl.errors import ReadError
 from selfeval_xl.ooxml import sheet_parts
 
@@ -33,7 +33,7 @@ def test_a_million_styled_empty_rows_are_too_large(sample, tmp_path):
     bomb = _with_styled_rows(sample, tmp_path / "格式炸弹.xlsx", 600_000)
     assert bomb.stat().st_size > 16 * 2**20
     with pytest.raises(ReadError) as err:
-        sources.sniff(bomb)
+        safety.sniff(bomb)
     assert err.value.code == "TOO_LARGE"
     assert "格式炸弹" in str(err.value) and "500000" in str(err.value)
 
@@ -41,10 +41,10 @@ def test_a_million_styled_empty_rows_are_too_large(sample, tmp_path):
 def test_styled_empty_cells_count_too(sample, tmp_path):
     bomb = _with_styled_rows(sample, tmp_path / "空格.xlsx", 3_000, cells_per_row=10)  # 33,000 elements
     with pytest.raises(ReadError) as err:
-        sources.sniff(bomb, sources.Limits(max_elements=20_000))
+        safety.sniff(bomb, safety.Limits(max_elements=20_000))
     assert err.value.code == "TOO_LARGE"
-    assert sources.sniff(bomb, sources.Limits(max_elements=40_000)) == "zip"
+    assert safety.sniff(bomb, safety.Limits(max_elements=40_000)) == "zip"
 
 
 def test_the_sample_is_far_below(sample):
-    assert sources.sniff(sample, sources.Limits(max_elements=3_000)) == "zip"
+    assert safety.sniff(sample, safety.Limits(max_elements=3_000)) == "zip"

@@ -30,7 +30,7 @@ from conftest import SAMPLE, build, content
 from fuzz import mutants as mu
 from selfeval_xl.errors import ReadError
 from selfeval_xl.reader import read
-from selfeval_xl.sources import DEFAULT_LIMITS, Limits
+from selfeval_xl.safety import DEFAULT_LIMITS, Limits
 
 FAST = 1.0  # seconds: "well under a second" for a bomb, with slack for a loaded CI machine
 
@@ -62,7 +62,7 @@ def _read_isolated(path: Path, limits: dict | None = None, timeout: float = 60) 
         "import json, sys, time\n"
         "from selfeval_xl.reader import read\n"
         "from selfeval_xl.errors import ReadError\n"
-        "from selfeval_xl.sources import Limits\n"
+        "from selfeval_xl.safety import Limits\n"
         "t = time.perf_counter()\n"
         "try:\n"
         f"    read(sys.argv[1], Limits(**{limits or {}!r}))\n"
@@ -209,7 +209,7 @@ def test_absurd_merge_is_refused(tmp_path, ref):
 
 
 def test_reversed_merge_is_normalised(tmp_path):
-    from selfeval_xl.sources import load_grids
+    from selfeval_xl.grids import load_grids
 
     pkg = mu.Package(SAMPLE.read_bytes())
     sh = mu.Sheet(pkg.get(mu.SHEET2))
@@ -296,7 +296,7 @@ def test_rust_panic_inside_calamine_is_a_read_error(tmp_path, monkeypatch):
     """Whatever panics in calamine (PanicException is not an Exception) ends as CORRUPT."""
     import python_calamine
 
-    from selfeval_xl import sources
+    from selfeval_xl import grids
 
     def boom(*a, **k):
         calamine_panic = type("PanicException", (BaseException,), {})
@@ -304,7 +304,7 @@ def test_rust_panic_inside_calamine_is_a_read_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_path", boom)
     monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_filelike", boom)
-    monkeypatch.setattr(sources, "sniff", lambda path, limits=None: "zip")
+    monkeypatch.setattr(grids, "sniff", lambda path, limits=None: "zip")
     err, _ = _fails(_write(tmp_path, "p.xlsx", SAMPLE.read_bytes()))
     assert err.code == "CORRUPT"
 

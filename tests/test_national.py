@@ -326,7 +326,7 @@ def test_split_target_join_is_total(tmp_path, op, value, unit):
     """Any operator spelling, number and unit joins to one target that values.parse reads back."""
     from selfeval_xl import values
 
-    from selfeval_xl.sources import Grid
+    from selfeval_xl.grids import Grid
 
     g = Grid("s", {(1, 1): op, (1, 2): value, (1, 3): unit} if unit else {(1, 1): op, (1, 2): value})
     s = national._NSheet(g)
@@ -510,7 +510,7 @@ def test_layouts_are_registered_national_first():
 
 
 def test_detection_keeps_the_forms_apart(tmp_path):
-    from selfeval_xl.sources import load_grids
+    from selfeval_xl.grids import load_grids
 
     nat = load_grids(national_sheet(tmp_path / "n.xlsx"))[0]
     sz = load_grids(SAMPLE)[0]
@@ -569,7 +569,7 @@ def test_committed_national_template_matches_code(tmp_path):
 
 
 def test_blank_national_form_reads_as_national_without_indicators(tmp_path):
-    from selfeval_xl.sources import load_grids
+    from selfeval_xl.grids import load_grids
 
     grid = load_grids(ROOT / "templates" / "项目支出绩效自评表模板.xlsx")[0]
     assert national.detect(grid) and not suzhou.detect(grid)

@@ -12,7 +12,7 @@ import pytest
 from conftest import SAMPLE, build, content, convert, relayout
 from selfeval_xl.errors import ReadError
 from selfeval_xl.reader import read
-from selfeval_xl.sources import Limits
+from selfeval_xl.safety import Limits
 
 D = Decimal
 

@@ -144,7 +144,7 @@ def test_money_with_a_unit_format_keeps_its_number(tmp_path):
 
 
 def test_sample_has_no_meaningful_formats_and_reads_as_before():
-    from selfeval_xl.sources import load_grids
+    from selfeval_xl.grids import load_grids
 
     grids = load_grids(SAMPLE)
     assert all(not g.shown for g in grids)
@@ -153,7 +153,7 @@ def test_sample_has_no_meaningful_formats_and_reads_as_before():
 def test_format_read_is_fast(tmp_path):
     """The styles pass costs little: a unit-formatted copy of the sample (254 number cells) reads
     within 1.5× the plain sample (CPU time, min of 5: robust on a shared machine)."""
-    from selfeval_xl.sources import load_grids
+    from selfeval_xl.grids import load_grids
 
     wb = load_workbook(SAMPLE)
     ws = wb[form.FORM_SHEET]

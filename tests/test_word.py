@@ -23,7 +23,8 @@ from selfeval_xl.errors import ReadError
 from selfeval_xl.pipeline import JobOptions, review_into
 from selfeval_xl.reader import read, read_all
 from selfeval_xl.review import review
-from selfeval_xl.sources import load_grids, sniff
+from selfeval_xl.grids import load_grids
+from selfeval_xl.safety import sniff
 
 W = word.W_NS
 ODF = {"office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0",

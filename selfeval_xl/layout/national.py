@@ -35,7 +35,7 @@ from ..model import (
     SelfEvaluation,
     Value,
 )
-from ..sources import Grid
+from ..grids import Grid
 from ..values import OP_SYMBOLS
 from .suzhou import _Sheet, norm, reading_notices, to_number
 

@@ -25,7 +25,7 @@ from ..model import (
     SubItem,
     Value,
 )
-from ..sources import Grid, cell_text
+from ..grids import Grid, cell_text
 
 NAME = "suzhou"
 TITLE = "苏州市级财政支出项目绩效自评表"

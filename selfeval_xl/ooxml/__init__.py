@@ -1,10 +1,10 @@
 """The OPC package of an .xlsx/.xlsm: parts, content types, relationships, the sheet map.
 
-What the patch writer (writeback) and the safety scan (sources) need to know about the
+What the patch writer (writeback) and the safety scan (safety) need to know about the
 package, in one place, modelled on python-docx's ``opc`` layer: a ``Package`` holds every part
 as the bytes it was read with, so a part nobody edits is written back byte for byte; edited
 parts are set with ``put``. XML is parsed with lxml without DTDs, entities or network access
-(sources.sniff has already refused any DTD before we get here).
+(safety.sniff has already refused any DTD before we get here).
 """
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ def col_number(letters: str) -> int:
     return n
 
 
-from ..sources import col_letter  # noqa: E402,F401 - one definition (sources imports no lxml)
+from ..grids import col_letter  # noqa: E402,F401 - one definition (grids imports no lxml)
 
 
 def split_ref(coord: str) -> tuple[int, int] | None:
