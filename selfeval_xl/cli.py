@@ -34,7 +34,7 @@ def _print_json(data) -> None:
 def cmd_check(args) -> int:
     from .review import evaluation_json, review, to_json
     from .reader import read_all
-    from .text import review_summary
+    from .printout import review_summary
 
     if args.profile != "auto":
         from .rules import load_profile

@@ -1,4 +1,4 @@
-"""The human-readable Chinese review printed by ``check``."""
+"""The `check` printout: one review as the Chinese text the CLI prints (categories, totals, findings)."""
 from __future__ import annotations
 
 from .model import Review
