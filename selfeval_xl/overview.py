@@ -118,7 +118,7 @@ def _link(path: str) -> str:
     return quote(path, safe="/:()（）-_.~!$&'*+,;=@ ") if ("#" in path or "%" in path) else path
 
 
-class _Sheet:
+class TableSheet:
     """A write-only sheet with a styled header, widths, filter, frozen panes and A4 print setup."""
 
     def __init__(self, wb, title: str, header: list[str], widths: list[float], freeze: str = "A2",
@@ -259,7 +259,7 @@ def write_workbook(target: Path, rec: Records) -> Path:
     header += ["差异"] + (["等级"] if has_grade else []) + ["错误", "警告", "提示", "重复报送", "文件", "复核工作簿", "自评价报告"]
     widths += [8] + ([6] if has_grade else []) + [6, 6, 6, 24, 30, 14, 14]
     diff_col = header.index("差异") + 1
-    ws = _Sheet(wb, "项目", header, widths, freeze="C2", comments={
+    ws = TableSheet(wb, "项目", header, widths, freeze="C2", comments={
         5: "有预算执行数的表式按 执行数÷预算数 计算；苏州市级自评表按 实际支付数÷财政拨款数 计算。",
         diff_col: "差异 = 复核得分（已定稿的为最终得分）− 自评分（表内合计，未填时为各项自评分之和）；负数表示自评高于复核。"})
     multi = set(files.loc[files["projects"] > 1, "input"])  # files with several forms: name the sheet
@@ -283,7 +283,7 @@ def write_workbook(target: Path, rec: Records) -> Path:
 
     # 按部门
     dept, total = department_table(projects, findings)
-    ws = _Sheet(wb, "按部门", ["主管部门", "项目数", "预算数合计（万元）", "执行数合计（万元）", "执行率（%）", "平均自评分",
+    ws = TableSheet(wb, "按部门", ["主管部门", "项目数", "预算数合计（万元）", "执行数合计（万元）", "执行率（%）", "平均自评分",
                             "平均复核得分", "有错误的项目数", "错误", "警告", "最常见问题"],
                 [26, 7, 14, 14, 9, 9, 10, 9, 6, 6, 40], freeze="B2")
     money = "#,##0.00"
@@ -297,7 +297,7 @@ def write_workbook(target: Path, rec: Records) -> Path:
     # 按问题
     pivot = problem_table(findings, list(dept.index))
     depts = [c for c in pivot.columns if c not in ("severity", "label", "涉及项目数", "合计")]
-    ws = _Sheet(wb, "按问题", ["级别", "问题", "涉及项目数", *depts, "合计"], [6, 36, 9, *[12] * len(depts), 7], freeze="C2",
+    ws = TableSheet(wb, "按问题", ["级别", "问题", "涉及项目数", *depts, "合计"], [6, 36, 9, *[12] * len(depts), 7], freeze="C2",
                 comments={3: "有该问题的项目个数；各部门列和合计列为发现条数。"})
     for _, r in pivot.iterrows():
         ws.append([ws.cell(SEVERITY_TEXT.get(r["severity"], r["severity"])), ws.cell(r["label"]),
@@ -308,7 +308,7 @@ def write_workbook(target: Path, rec: Records) -> Path:
     ws.close()
 
     # 复核发现
-    ws = _Sheet(wb, "复核发现", ["级别", "主管部门", "项目", "问题", "指标", "单元格", "说明", "代码", "文件"],
+    ws = TableSheet(wb, "复核发现", ["级别", "主管部门", "项目", "问题", "指标", "单元格", "说明", "代码", "文件"],
                 [6, 20, 28, 26, 24, 14, 60, 20, 28], freeze="D2")
     for f in findings.itertuples(index=False):
         sheet, _, ref = f.cell.rpartition("!")
@@ -319,7 +319,7 @@ def write_workbook(target: Path, rec: Records) -> Path:
     ws.close()
 
     # 文件
-    ws = _Sheet(wb, "文件", ["文件", "状态", "项目数", "错误代码", "说明"], [40, 6, 7, 22, 80], landscape=True)
+    ws = TableSheet(wb, "文件", ["文件", "状态", "项目数", "错误代码", "说明"], [40, 6, 7, 22, 80], landscape=True)
     order = files.assign(_r=files["status"].map(STATUS_ORDER).fillna(9)).sort_values(["_r", "input"], kind="stable")
     for f in order.itertuples(index=False):
         fill = fail_fill if f.status == "failed" else None

@@ -37,7 +37,7 @@ from ..model import (
 )
 from ..grids import Grid
 from ..values import OP_SYMBOLS
-from .suzhou import _Sheet, norm, reading_notices, to_number
+from .suzhou import LabelGrid, norm, reading_notices, to_number
 
 NAME = "national"
 TITLE = "项目支出绩效自评表（财预〔2020〕10号）"
@@ -102,7 +102,7 @@ def _key(text: str) -> str:
 
 
 def _marks_off(t: str) -> str:
-    """``_key`` of a label that is already normalised (``_Sheet.labels``)."""
+    """``_key`` of a label that is already normalised (``LabelGrid.labels``)."""
     t = MARKS.sub("", t)
     t = t.replace("（万元）", "").replace("（元）", "").replace("（%）", "")
     return t.rstrip("：")
@@ -112,8 +112,8 @@ def _marks_off(t: str) -> str:
 _LEVEL = re.compile(r"[一二三]\s*级\s*指\s*标")
 
 
-class _NSheet(_Sheet):
-    """``_Sheet`` with labels compared without a trailing colon (``项目名称：``, ``年度资金总额:``) and
+class NationalLabelGrid(LabelGrid):
+    """``LabelGrid`` with labels compared without a trailing colon (``项目名称：``, ``年度资金总额:``) and
     that knows the national labels (so an empty value is not read as the next label)."""
 
     def __init__(self, grid: Grid):
@@ -134,12 +134,12 @@ def detect(grid: Grid) -> bool:
     """Does this sheet hold the national form (an indicator header with 一级/二级指标 and 三级指标)?"""
     if not any(isinstance(v, str) and _LEVEL.search(v) for v in grid.cells.values()):
         return False
-    return _header(_NSheet(grid)) is not None
+    return _header(NationalLabelGrid(grid)) is not None
 
 
 def read_sheet(grids: list[Grid], grid: Grid, file: str) -> SelfEvaluation:
     """Read the form on ``grid`` (``detect(grid)`` is true)."""
-    s = _NSheet(grid)
+    s = NationalLabelGrid(grid)
     head_row, head_end, cols, split = _header(s)
     sheet = grid.name
     above = range(1, head_row)
@@ -191,7 +191,7 @@ def read_sheet(grids: list[Grid], grid: Grid, file: str) -> SelfEvaluation:
 # --------------------------------------------------------------------------- header
 
 
-def _header(s: _Sheet) -> tuple[int, int, dict[str, int], dict[str, int]] | None:
+def _header(s: LabelGrid) -> tuple[int, int, dict[str, int], dict[str, int]] | None:
     """(header row, last header row, column per key, split target columns) of the indicator table."""
     wanted = {_key(label): key for key, labels in COLUMNS.items() for label in labels}
     rows: dict[int, dict[str, int]] = {}
@@ -214,7 +214,7 @@ def _header(s: _Sheet) -> tuple[int, int, dict[str, int], dict[str, int]] | None
     return None
 
 
-def _split(s: _Sheet, row: int, end: int, cols: dict[str, int]) -> tuple[dict[str, int], int]:
+def _split(s: LabelGrid, row: int, end: int, cols: dict[str, int]) -> tuple[dict[str, int], int]:
     """指标性质 | 指标值 | 度量单位 columns on the header row or the row just under it, and that row."""
     taken = {cols.get(k) for k in ("name", "actual", "weight", "score")}
     wanted = {_key(x): key for key, labels in SPLIT_COLUMNS.items() for x in labels}
@@ -233,7 +233,7 @@ def _split(s: _Sheet, row: int, end: int, cols: dict[str, int]) -> tuple[dict[st
 # --------------------------------------------------------------------------- heading part
 
 
-def _title_and_year(s: _Sheet, head_row: int, file: str) -> tuple[str, Value]:
+def _title_and_year(s: LabelGrid, head_row: int, file: str) -> tuple[str, Value]:
     cells = [(rc, t) for rc, t in sorted(s.labels.items()) if rc[0] < head_row]
     title = next((s.g.text(*rc) for rc, t in cells if "自评表" in t), "")
     # （2022年度） on its own line first, then a year in the title, then a 年度 field.
@@ -253,7 +253,7 @@ def _title_and_year(s: _Sheet, head_row: int, file: str) -> tuple[str, Value]:
     return title, Value("")
 
 
-def _execution(s: _Sheet, stop_row: int, goal_row: int | None, file: str) -> BudgetExecution | None:
+def _execution(s: LabelGrid, stop_row: int, goal_row: int | None, file: str) -> BudgetExecution | None:
     """The 项目资金 block above ``stop_row``: its column header row (全年预算数 and 全年执行数) and the
     rows below it, up to the 年度总体目标 block when that follows it."""
     wanted = {_key(label): key for key, labels in EXECUTION_COLUMNS.items() for label in labels}
@@ -313,7 +313,7 @@ def _execution_row(printed: str) -> str | None:
     return None
 
 
-def _goals(s: _Sheet, goal_rc, head_row: int, file: str) -> dict[str, Narrative]:
+def _goals(s: LabelGrid, goal_rc, head_row: int, file: str) -> dict[str, Narrative]:
     """年度总体目标: the 预期目标 and 实际完成情况 texts (below their labels, or right of them)."""
     out: dict[str, Narrative] = {}
     if goal_rc is None:
@@ -379,7 +379,7 @@ def _blank(v: Value) -> bool:
     return v.blank or (v.number is None and norm(v.text) in BLANK_VALUES)
 
 
-def _target(s: _Sheet, r: int, cols: dict[str, int], split: dict[str, int], file: str) -> Value:
+def _target(s: LabelGrid, r: int, cols: dict[str, int], split: dict[str, int], file: str) -> Value:
     """The 年度指标值; when split, 指标性质 + 指标值 + 度量单位 joined (``≧`` | ``735`` | ``人次`` -> ``≥735人次``)."""
     if not split:
         return s.value(r, cols["target"], file)
@@ -395,7 +395,7 @@ def _target(s: _Sheet, r: int, cols: dict[str, int], split: dict[str, int], file
     return Value(val.cell, text, to_number(text))
 
 
-def _indicators(s: _Sheet, head_row: int, head_end: int, cols: dict[str, int], split: dict[str, int], file: str):
+def _indicators(s: LabelGrid, head_row: int, head_end: int, cols: dict[str, int], split: dict[str, int], file: str):
     """The indicator rows under the header, until 总分 / a 注 / 其他需要说明事项 (returned as end row)."""
     g = s.g
     c1, c2, cn = cols.get("level1"), cols.get("level2"), cols["name"]
@@ -470,7 +470,7 @@ def _is_end(own: list[tuple[int, str]], cols: dict[str, int]) -> bool:
     return first.startswith(END_PREFIXES) or bool(NOTE.match(first)) or ("自评表" in first and len(own) <= 2)
 
 
-def _trailer(s: _Sheet, end_row: int, cols: dict[str, int], file: str):
+def _trailer(s: LabelGrid, end_row: int, cols: dict[str, int], file: str):
     """After the indicators: the 总分 row, the 注, and 其他需要说明事项 / 评价结论 / 存在问题 / 改进措施."""
     g = s.g
     total_row = None
@@ -500,7 +500,7 @@ def _trailer(s: _Sheet, end_row: int, cols: dict[str, int], file: str):
     return total_row, {"narrative": narrative, "note": note}
 
 
-def _stated_total(s: _Sheet, total_row: int, cols: dict[str, int], file: str) -> Value:
+def _stated_total(s: LabelGrid, total_row: int, cols: dict[str, int], file: str) -> Value:
     v = s.value(total_row, cols["score"], file)
     if v.blank:
         for c in range(cols["score"] + 1, cols["score"] + 4):
@@ -510,7 +510,7 @@ def _stated_total(s: _Sheet, total_row: int, cols: dict[str, int], file: str) ->
     return v
 
 
-def _grade(s: _Sheet, row: int, file: str) -> Value:
+def _grade(s: LabelGrid, row: int, file: str) -> Value:
     """The grade printed on the 总分 row: a cell 优/良/中/差 (or 等级：优, or 等级 | 优)."""
     for c, t in _own_cells(s.g, row, s.g.max_col):
         m = GRADE.match(t)
@@ -524,7 +524,7 @@ def _grade(s: _Sheet, row: int, file: str) -> Value:
     return Value("")
 
 
-def _grade_label(s: _Sheet, start: int, file: str) -> Value:
+def _grade_label(s: LabelGrid, start: int, file: str) -> Value:
     """A 自评等级 label elsewhere below the table, with the grade right of it."""
     rc = s.find(*GRADE_LABELS, rows=range(start, start + 16))  # near the table, not on a next form
     if rc is None:

@@ -95,8 +95,8 @@ def _to_number(value: object) -> Decimal | None:
         return None
 
 
-class _Sheet:
-    """A Grid with label search."""
+class LabelGrid:
+    """A Grid with label search: the cells a layout finds by their printed labels (used by every layout)."""
 
     def __init__(self, grid: Grid):
         self.g = grid
@@ -169,14 +169,14 @@ def detect(grid: Grid) -> bool:
 
     A header with 二级指标 is the national form's (layout/national.py), never this one.
     """
-    s = _Sheet(grid)
+    s = LabelGrid(grid)
     found = _indicator_header(s)
     return found is not None and not any(t == "二级指标" for (r, _), t in s.labels.items() if r == found[0])
 
 
 def read_sheet(grids: list[Grid], grid: Grid, file: str) -> SelfEvaluation:
     """Read the form on ``grid`` (``detect(grid)`` is true); ``grids`` are all sheets, for the narrative."""
-    s = _Sheet(grid)
+    s = LabelGrid(grid)
     head_row, cols = _indicator_header(s)
     sheet = s.g.name
     notices: list[Finding] = []
@@ -227,7 +227,7 @@ def read_sheet(grids: list[Grid], grid: Grid, file: str) -> SelfEvaluation:
     )
 
 
-def _indicator_header(s: _Sheet) -> tuple[int, dict[str, int]] | None:
+def _indicator_header(s: LabelGrid) -> tuple[int, dict[str, int]] | None:
     wanted = {norm(l): key for key, labels in INDICATOR_COLUMNS.items() for l in labels}
     rows: dict[int, dict[str, int]] = {}
     for (r, c), t in s.labels.items():
@@ -241,7 +241,7 @@ def _indicator_header(s: _Sheet) -> tuple[int, dict[str, int]] | None:
     return None
 
 
-def _money_block(s: _Sheet, rows: range, fields: dict[str, str], file: str) -> dict[str, Value]:
+def _money_block(s: LabelGrid, rows: range, fields: dict[str, str], file: str) -> dict[str, Value]:
     out = {}
     for key, label in fields.items():
         rc = s.find(label, rows=rows) if rows else None
@@ -252,7 +252,7 @@ def _money_block(s: _Sheet, rows: range, fields: dict[str, str], file: str) -> d
     return out
 
 
-def _composition(s: _Sheet, rows: range, file: str) -> tuple[Value, list[SubItem]]:
+def _composition(s: LabelGrid, rows: range, file: str) -> tuple[Value, list[SubItem]]:
     name_h = s.find("子项目名称", rows=rows) if rows else None
     amount_h = s.find("实际金额（万元）", "实际金额", "金额（万元）", "金额", rows=rows) if rows else None
     if name_h is None or amount_h is None:
@@ -279,7 +279,7 @@ def _points(label: str) -> Decimal | None:
     return Decimal(m.group(1)) if m else None
 
 
-def _indicators(s: _Sheet, head_row: int, cols: dict[str, int], file: str):
+def _indicators(s: LabelGrid, head_row: int, cols: dict[str, int], file: str):
     g = s.g
     name_col = cols["name"]
     label_cols = sorted({cols.get("project", 0), cols.get("category", 0)} - {0})
@@ -338,7 +338,7 @@ def _category_label(t: str, in_name_column: bool) -> re.Match | None:
     return m
 
 
-def _stated_total(s: _Sheet, total_row: int | None, cols: dict[str, int], file: str) -> Value:
+def _stated_total(s: LabelGrid, total_row: int | None, cols: dict[str, int], file: str) -> Value:
     if total_row is None:
         return Value("")
     v = s.value(total_row, cols["self_score"], file)
@@ -350,7 +350,7 @@ def _stated_total(s: _Sheet, total_row: int | None, cols: dict[str, int], file: 
     return v
 
 
-def _narrative(grids: list[Grid], form: _Sheet, head_row: int, file: str) -> dict[str, Narrative]:
+def _narrative(grids: list[Grid], form: LabelGrid, head_row: int, file: str) -> dict[str, Narrative]:
     """The seven narrative sections: on the form's own sheet (below the table) or a sheet paired
     with it (``layout.paired_sheets``), heading then text to its right or below."""
     from . import paired_sheets
@@ -358,7 +358,7 @@ def _narrative(grids: list[Grid], form: _Sheet, head_row: int, file: str) -> dic
     out: dict[str, Narrative] = {}
     wanted = {norm(h): h for h in NARRATIVE_HEADINGS}
     for g in paired_sheets(grids, form.g):
-        s = form if g is form.g else _Sheet(g)
+        s = form if g is form.g else LabelGrid(g)
         for (r, c), t in sorted(s.labels.items()):
             h = wanted.get(t)
             if h is None or h in out or (g is form.g and r <= head_row):
