@@ -403,7 +403,7 @@ def test_huge_numbers_stay_text_and_json_stays_valid(tmp_path, seed):
 def test_absurd_completion_rates_do_not_overflow(tmp_path, seed, target, actual):
     """A target of 1e-28 gave a completion of 1e44 %: quantize raised InvalidOperation in the basis."""
     from selfeval_xl.review import review, to_json
-    from selfeval_xl.text import review_summary
+    from selfeval_xl.printout import review_summary
 
     cats = [(label, list(rows)) for label, rows in seed["categories"]]
     for label, rows in cats:

@@ -259,7 +259,7 @@ def test_check_json_reports_profile_refusal():
 
 
 def test_human_summary_shows_execution_and_grade():
-    from selfeval_xl.text import review_summary
+    from selfeval_xl.printout import review_summary
 
     text = review_summary(review(national(), "national-2020"))
     assert "预算执行率" in text and "9.85" in text and "等级 优" in text

@@ -355,7 +355,7 @@ def test_blank_header_fields_are_findings_at_their_cells(tmp_path):
     missing = [(f.cell, f.severity) for f in r.findings if f.code == "MISSING_FIELD"]
     assert missing == [("自评表!F3", "warning"), ("自评表!B4", "warning"), ("自评表!B6", "warning")]
     from selfeval_xl.report import build_context
-    from selfeval_xl.text import review_summary
+    from selfeval_xl.printout import review_summary
 
     assert "项目：测试项目（项目年份未填写，主管部门未填写）" in review_summary(r)
     ctx = build_context(r)
@@ -381,7 +381,7 @@ def test_year_typed_with_nian(tmp_path):
     r = review_file(_save(tmp_path / "年.xlsx", _content(year="2021年")))
     from selfeval_xl import mail
     from selfeval_xl.report import build_context
-    from selfeval_xl.text import review_summary
+    from selfeval_xl.printout import review_summary
 
     assert "（2021年度，苏州市教育局）" in review_summary(r)
     assert build_context(r)["project"]["year_label"] == "2021年度"

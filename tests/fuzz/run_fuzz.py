@@ -109,7 +109,7 @@ def pipeline(path: Path, out: Path) -> dict:
         for r in reviews:
             json.dumps(to_json(r), ensure_ascii=False, allow_nan=False)  # check --json must be strict JSON
         try:
-            from selfeval_xl.text import review_summary
+            from selfeval_xl.printout import review_summary
         except ImportError:
             review_summary = None
         if review_summary:
