@@ -22,6 +22,7 @@ from pathlib import Path
 from . import word
 from .fsutil import atomic_path
 from .model import Finding, Review, Scored
+from .ooxml.sheet import col_number
 from .safety import DEFAULT_LIMITS
 
 __all__ = ["reviewed_docx_name", "write_reviewed_docx", "comment_lines", "COMMENT_AUTHOR"]
@@ -127,7 +128,7 @@ def anchor_paragraph(doc: "word.Document", cell: str):
     paragraph for a finding about the whole file."""
     m = _REF.match(cell or "")
     if m:
-        sheet, row, col = m.group("sheet"), int(m.group("row")), _col(m.group("col"))
+        sheet, row, col = m.group("sheet"), int(m.group("row")), col_number(m.group("col"))
         table = next((t for t in doc.tables if t.name == sheet), None)
         if table is not None and table.tcs:
             tc = table.tcs.get(table.grid.anchor(row, col))
@@ -289,10 +290,3 @@ def _int(s) -> int:
         return int(s)
     except (TypeError, ValueError):
         return -1
-
-
-def _col(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n

@@ -1,4 +1,5 @@
-"""What a load + save with openpyxl loses from an .xlsx (DOMAIN.md §5), in Chinese.
+"""What a load + save with openpyxl loses from an .xlsx, in Chinese (measured with openpyxl 3.1.5:
+every cached formula value, text boxes, sparklines and other Excel-2010 extensions, the parts below).
 
 The reviewed workbook is no longer written by openpyxl (writeback patches the package), so
 nothing of this is lost there; the detector stays for what still goes through openpyxl (a
