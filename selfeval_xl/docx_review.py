@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import word
 from .fsutil import atomic_path
-from .model import Finding, Review, Scored
+from .model import Finding, Review, Scored, severity_label
 from .sources import DEFAULT_LIMITS
 
 __all__ = ["reviewed_docx_name", "write_reviewed_docx", "comment_lines", "COMMENT_AUTHOR"]
@@ -30,7 +30,6 @@ COMMENT_AUTHOR = "selfeval-xl"
 COMMENT_INITIALS = "复核"
 COMMENT_MARK = "【复核】"
 REVIEWED_MARK = ".复核"
-SEVERITY_NAMES = {"error": "错误", "warning": "警告", "info": "提示"}
 REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
 COMMENTS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/comments"
@@ -50,7 +49,7 @@ def reviewed_docx_name(source: Path | str) -> str:
 
 def comment_lines(f: Finding, scored: Scored | None) -> list[str]:
     """The comment of one finding: what, and for an indicator the rule score and its basis."""
-    lines = [f"{COMMENT_MARK}{SEVERITY_NAMES.get(f.severity, f.severity)}（{f.code}）", f.message]
+    lines = [f"{COMMENT_MARK}{severity_label(f.severity)}（{f.code}）", f.message]
     if scored is not None:
         from .fmt import points
 

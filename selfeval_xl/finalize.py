@@ -33,7 +33,7 @@ from .errors import ReadError, TemplateError
 from .fmt import plain, points
 from .fsutil import atomic_write_bytes, safe_name
 from .labels import finding_label, profile_title, remedy
-from .model import Finding, Review, Scored
+from .model import Finding, Review, Scored, severity_rank
 
 LETTER_TEMPLATE = "复核意见书.docx"
 LETTER_SUFFIX = ".复核意见书.docx"
@@ -122,8 +122,7 @@ def project_final(review: Review, decisions: list[Decision], profile=None) -> Pr
             ind = f.scored.indicator
             settled |= {ind.cell, ind.target.cell, ind.actual.cell, ind.self_score.cell, ind.weight.cell}
     problems = [x for x in review.findings if x.code not in INTERNAL_CODES and x.cell not in settled]
-    order = {"error": 0, "warning": 1, "info": 2}
-    problems.sort(key=lambda x: order.get(x.severity, 3))
+    problems.sort(key=lambda x: severity_rank(x.severity))
     bands = _grade_bands(profile if profile is not None else review.profile)
     return ProjectFinal(review, finals, self_total, review.computed_total, final_total,
                         _grade(bands, self_total) if bands else None, _grade(bands, final_total) if bands else None,

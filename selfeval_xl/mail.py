@@ -49,6 +49,7 @@ from . import ledger as ledgers
 from .errors import TemplateError, UsageError
 from .fmt import year_text
 from .fsutil import atomic_write_bytes, safe_name, sha256
+from .model import SEVERITIES
 
 MAIL_DIR = "mail"
 LEDGER_NAME = "sent.json"
@@ -262,8 +263,8 @@ def _resolve_output(outbox: Path, rel: str) -> Path | None:
 
 def _count_findings(findings) -> dict:
     if isinstance(findings, dict):
-        return {k: int(findings.get(k) or 0) for k in ("error", "warning", "info")}
-    counts = {"error": 0, "warning": 0, "info": 0}
+        return {str(k): int(findings.get(k) or 0) for k in SEVERITIES}
+    counts = {str(k): 0 for k in SEVERITIES}
     if isinstance(findings, list):
         for f in findings:
             sev = f.get("severity") if isinstance(f, dict) else None

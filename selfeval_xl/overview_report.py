@@ -27,7 +27,7 @@ from typing import Any
 
 from .fmt import points
 from .labels import FINDINGS, finding_label, remedy
-from .tables import SEVERITY_RANK
+from .model import severity_rank
 
 OVERVIEW_NAME = "复核汇总报告.docx"
 TEMPLATE_NAME = "复核汇总报告.docx"
@@ -134,7 +134,7 @@ def build_context(rec, comparison=None, today: date | None = None) -> dict[str, 
     # problems first (errors and warnings), 提示 last; then by projects concerned, findings, code
     kinds = sorted(by_code, key=lambda c: (by_code[c][0]["severity"] == "info",
                                            -len({(f["input"], f["project_index"]) for f in by_code[c]}),
-                                           SEVERITY_RANK.get(by_code[c][0]["severity"], 9), -len(by_code[c]), c))
+                                           severity_rank(by_code[c][0]["severity"]), -len(by_code[c]), c))
     problem_rows = []
     for i, code in enumerate(kinds[:TOP_PROBLEMS], 1):
         fs = by_code[code]
@@ -155,7 +155,7 @@ def build_context(rec, comparison=None, today: date | None = None) -> dict[str, 
     if comparison is not None:
         c = comparison.counts()
         rep = [(m, t) for m in comparison.matches for t in m.repeated]
-        rep.sort(key=lambda mt: (SEVERITY_RANK.get(mt[1][0], 9), mt[0].b["department"], mt[0].b["project"]))
+        rep.sort(key=lambda mt: (severity_rank(mt[1][0]), mt[0].b["department"], mt[0].b["project"]))
         comp = {"sentence": (f"与上次（{comparison.a_label}）的复核结果对比：两次都有的项目{c['matched']}个"
                              f"（其中{c['fuzzy']}个按名称相近匹配，已在对比.xlsx中列明），复核得分提高的{c['better']}个、"
                              f"降低的{c['worse']}个；本次新增项目{c['new']}个，上次有而本次没有的{c['gone']}个。"

@@ -61,7 +61,7 @@ from .fmt import year_label as fmt_year_label
 from .fmt import points as score
 from .fsutil import atomic_path
 from .labels import finding_label, profile_title
-from .model import Review, Value
+from .model import Review, Value, severity_label, severity_rank
 from .sandbox import SafeSandbox
 
 TEMPLATE_NAME = "自评报告.docx"
@@ -91,8 +91,6 @@ FONT_STYLES: dict[str, tuple[str, ...]] = {
     "table": ("TableText", "TableCenter"),
     "page_number": ("Footer",),
 }
-SEVERITY_NAMES = {"error": "错误", "warning": "警告", "info": "提示"}
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 NARRATIVE_KEYS = {
     "overview": "项目概况",
     "goal": "项目总目标",
@@ -307,10 +305,10 @@ def build_context(review: Review, findings: bool = True) -> dict[str, Any]:
         d.pop("deduction", None)
     deviation = {"below": below, "over": over, "sentence": dev_sentence}
 
-    fs = sorted(review.findings, key=lambda x: SEVERITY_ORDER.get(x.severity, 9)) if findings else []
+    fs = sorted(review.findings, key=lambda x: severity_rank(x.severity)) if findings else []
     counts = review.severity_counts()
     finding_rows = [{"no": str(i), "code": x.code, "label": finding_label(x.code, x.severity),
-                     "severity": SEVERITY_NAMES.get(x.severity, x.severity),
+                     "severity": severity_label(x.severity),
                      "severity_code": x.severity, "cell": x.cell or "（整个文件）", "message": clean(x.message)}
                     for i, x in enumerate(fs, 1)]
     rules_title = profile_title(review.profile)

@@ -32,7 +32,7 @@ from lxml import etree
 
 from . import office, sources
 from .fsutil import atomic_write_bytes
-from .model import Finding, Review, Scored
+from .model import SEVERITIES, Finding, Review, Scored, severity_label, severity_rank
 from .ooxml import CT, NS, RT, Package, parse, serialize
 from .ooxml.comments import Notes
 from .ooxml.sheet import FORMULA_START, MAX_COL, Worksheet, clean_text, col_letter, range_bounds, split_ref
@@ -40,7 +40,7 @@ from .ooxml.styles import Styles
 from .openpyxl_losses import openpyxl_losses  # noqa: F401  (public: what an openpyxl round trip loses)
 
 __all__ = ["reviewed_name", "write_reviewed", "ADDED_HEADERS", "DECISION_HEADERS", "DECISION_CHOICES",
-           "REVIEW_SHEET", "SEVERITY_FILLS", "SEVERITY_NAMES", "openpyxl_losses"]
+           "REVIEW_SHEET", "SEVERITY_FILLS", "openpyxl_losses"]
 
 REVIEWED_MARK = ".复核"
 REVIEW_SHEET = "复核结果"
@@ -62,8 +62,6 @@ DECISION_HEADERS = tuple(h for h, _ in DECISION_COLUMNS)
 DECISION_CHOICES = ("采纳规则得分", "维持自评分")
 ALL_COLUMNS = ADDED_COLUMNS + DECISION_COLUMNS
 SEVERITY_FILLS = {"error": "FFC7CE", "warning": "FFEB9C", "info": "DDEBF7"}
-SEVERITY_NAMES = {"error": "错误", "warning": "警告", "info": "提示"}
-SEVERITY_ORDER = ("error", "warning", "info")
 # Comments we add start with this line, so a later run can take them off again without
 # touching a comment the office wrote itself.
 COMMENT_MARK = "【复核】"
@@ -681,7 +679,7 @@ def _mark_findings(book: _Book, findings: list[Finding]) -> None:
                 ws.put(row, col, None, style)
             else:
                 cell.set("s", str(style))
-        lines = [f"[{SEVERITY_NAMES.get(f.severity, f.severity)}] {clean_text(f.message)}" for f in found]
+        lines = [f"[{severity_label(f.severity)}] {clean_text(f.message)}" for f in found]
         book.notes_of(sheet).add(coord, COMMENT_MARK + "\n" + "\n".join(lines), COMMENT_AUTHOR)
 
 
@@ -907,14 +905,14 @@ def _categories(out: _ReviewSheet, review: Review) -> None:
 
 def _findings(out: _ReviewSheet, review: Review) -> None:
     counts = review.severity_counts()
-    summary = "，".join(f"{SEVERITY_NAMES[s]} {counts.get(s, 0)}" for s in SEVERITY_ORDER)
+    summary = "，".join(f"{s.label} {counts.get(s, 0)}" for s in SEVERITIES)
     out.line(f"复核发现 {len(review.findings)} 条：{summary}", bold=True)
     if not review.findings:
         out.line("未发现问题。")
         return
     out.line("序号", "代码", "级别", "单元格", "说明", bold=True)
     for i, f in enumerate(_by_severity(review.findings), start=1):
-        row = out.line(i, f.code, SEVERITY_NAMES.get(f.severity, f.severity), f.cell, f.message)
+        row = out.line(i, f.code, severity_label(f.severity), f.cell, f.message)
         out.set(row, 1, i, _Look(horizontal="center"))
         out.set(row, 5, f.message, _Look(wrap=True))
         out.fit(row, f.message, REVIEW_WIDTHS[4])
@@ -926,8 +924,7 @@ def _findings(out: _ReviewSheet, review: Review) -> None:
 
 def _by_severity(findings) -> list[Finding]:
     """Errors first, then warnings, then notes; within each, the order the checks gave."""
-    rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}
-    return sorted(findings, key=lambda f: rank.get(f.severity, len(rank)))
+    return sorted(findings, key=lambda f: severity_rank(f.severity))
 
 
 def _link_location(ref: str) -> str | None:
