@@ -77,6 +77,7 @@ from . import __version__, store
 from .errors import CODES, ExitCode, ReadError, UsageError  # noqa: F401 (batch.UsageError: the old name)
 from .fmt import columns
 from .manifest import FileEntry, ProjectEntry, RunManifest
+from .naming import is_own_output
 from .sources import DEFAULT_LIMITS, SPREADSHEET_SUFFIXES, WORD_SUFFIXES
 from .summary import RUN_JSON_NAME, SUMMARY_NAME, load_run_json
 
@@ -87,7 +88,6 @@ STAGING_PREFIX = ".selfeval-staging-"
 JOURNAL_NAME = ".selfeval-xl.journal"  # inputs whose outputs are being replaced (see Batch._invalidate)
 LOCK_PREFIX = "~$"
 NATIVE_SUFFIXES = {".xlsx", ".xlsm"}  # written back as they are; other formats are converted
-OWN_OUTPUT_MARK = ".复核."  # <stem>.复核.xlsx, written by writeback
 
 # run.json error codes besides errors.CODES (batch-only situations).
 EXTRA_CODES: dict[str, str] = {
@@ -301,7 +301,7 @@ def skip_reason(path: Path) -> str | None:
         return "本工具生成的 run.json（以前某次运行的输出），已跳过"
     if path.suffix.lower() not in SPREADSHEET_SUFFIXES | WORD_SUFFIXES:
         return f"不是电子表格文件（扩展名“{path.suffix or '无'}”），已跳过"
-    if OWN_OUTPUT_MARK in name:
+    if is_own_output(name):
         return "本工具生成的复核工作簿，已跳过"
     if not path.is_file():
         return "不是普通文件（或是指向不存在文件的符号链接），已跳过"
@@ -936,11 +936,11 @@ class Batch:
         self._remove_outputs(rel, (prev or {}).get("outputs"))
 
     def _names(self, src: Path) -> list[str]:
-        from .writeback import reviewed_name
+        from .naming import reviewed_name
 
         names = [reviewed_name(src)]
         if self.options.report:
-            from .report import report_name
+            from .naming import report_name
 
             names.append(report_name(src))
             if self.options.pdf:

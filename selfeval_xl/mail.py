@@ -50,6 +50,7 @@ from .errors import TemplateError, UsageError
 from .fmt import year_text
 from .fsutil import atomic_write_bytes, safe_name, sha256
 from .model import SEVERITIES
+from .naming import LETTER_SUFFIX, REPORT_SUFFIX, is_own_output
 
 MAIL_DIR = "mail"
 LEDGER_NAME = "sent.json"
@@ -61,10 +62,10 @@ PLACEHOLDER_FROM = "请填写发件人 <sender@example.invalid>"
 
 # --attach kinds -> output file suffixes (run.json lists each file's outputs).
 ATTACH_KINDS: dict[str, tuple[str, ...]] = {
-    "report": (".自评价报告.docx",),
+    "report": (REPORT_SUFFIX,),
     "workbook": (".xlsx", ".xlsm"),
     "pdf": (".pdf",),
-    "letter": (".复核意见书.docx",),  # written by finalize
+    "letter": (LETTER_SUFFIX,),  # written by finalize
 }
 ATTACH_ALIASES = {"报告": "report", "自评价报告": "report", "工作簿": "workbook", "复核工作簿": "workbook",
                   "xlsx": "workbook", "docx": "report", "复核意见书": "letter", "意见书": "letter"}
@@ -362,10 +363,10 @@ def attachments_for(item: Item, kinds: Sequence[str]) -> tuple[list[Path], list[
         suffixes = ATTACH_KINDS[kind]
         ps = [p for p in item.outputs if p.name.lower().endswith(suffixes)]
         if kind == "workbook":  # the reviewed workbook, not some other spreadsheet
-            reviewed = [p for p in ps if ".复核." in p.name]
+            reviewed = [p for p in ps if is_own_output(p)]
             ps = reviewed or ps
         if kind == "report":  # a Word input also has X.复核.docx (the commented document): not the report
-            reports = [p for p in ps if ".复核." not in p.name]
+            reports = [p for p in ps if not is_own_output(p)]
             ps = reports or ps
         ps = [p for p in ps if p.is_file()]
         if not ps:

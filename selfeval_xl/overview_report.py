@@ -25,7 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .fmt import points
+from .fmt import points, share
 from .labels import FINDINGS, finding_label, remedy
 from .model import severity_rank
 
@@ -35,10 +35,6 @@ TOP_DIFFERENCES = 10  # 差异最大的项目: how many
 TOP_PROBLEMS = 8  # 主要问题: how many finding types get a subsection with an example
 TOP_REPEATED = 10  # 对比: how many repeated problems are listed by name
 CN_NUM = "一二三四五六七八九十"
-
-
-def _share(n: int, total: int) -> str:
-    return f"{n / total * 100:.1f}%" if total else ""
 
 
 def _mean(xs: list[float]) -> str:
@@ -98,10 +94,10 @@ def build_context(rec, comparison=None, today: date | None = None) -> dict[str, 
     else:
         g_sentence = "本批自评表的表式未规定等级，不作等级统计。"
     order = {"优": 0, "良": 1, "中": 2, "差": 3}
-    scores = {"sentence": s_sentence, "bands": [{"label": b, "count": str(c), "share": _share(c, len(scored))}
+    scores = {"sentence": s_sentence, "bands": [{"label": b, "count": str(c), "share": share(c, len(scored))}
                                                 for b, c in band_rows],
               "chart": None, "chart_png": png, "grade_sentence": g_sentence,
-              "grades": [{"grade": g, "count": str(c), "share": _share(c, sum(grades.values()))}
+              "grades": [{"grade": g, "count": str(c), "share": share(c, sum(grades.values()))}
                          for g, c in sorted(grades.items(), key=lambda kv: (order.get(kv[0], 9), kv[0]))]}
 
     # departments: the same numbers as 汇总.xlsx's 按部门 (overview.department_table)

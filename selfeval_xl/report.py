@@ -46,7 +46,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -56,11 +56,12 @@ from lxml import etree
 
 from . import office
 from .errors import TemplateError
-from .fmt import cents, money
+from .fmt import cents, money, percent
 from .fmt import year_label as fmt_year_label
 from .fmt import points as score
 from .fsutil import atomic_path
 from .labels import finding_label, profile_title
+from .naming import REPORT_SUFFIX, report_name, report_names  # noqa: F401  (public here: callers import them)
 from .model import Review, Value, severity_label, severity_rank
 from .sandbox import SafeSandbox
 
@@ -68,7 +69,6 @@ TEMPLATE_NAME = "自评报告.docx"
 # The report of the national form (财预〔2020〕10号): its own sections, so the Suzhou-only ones
 # (市级预算执行情况, 项目资金构成, 项目管理成效 ...) are not printed empty.
 NATIONAL_TEMPLATE_NAME = "项目支出绩效自评报告.docx"
-REPORT_SUFFIX = ".自评价报告.docx"
 
 # Font roles -> default face. GB/T 9704: body 仿宋_GB2312, title 方正小标宋简体, 一、 黑体,
 # （一） 楷体_GB2312, page numbers 宋体; tables 宋体. Windows without the GB2312 faces has
@@ -108,32 +108,6 @@ _PART_NAMES = {"document": "正文", "footer": "页脚", "header": "页眉", "fo
 # --------------------------------------------------------------------------- names, paths
 
 
-def report_name(source: Path | str) -> str:
-    """``<stem>.自评价报告.docx`` for a source workbook."""
-    from .fsutil import fit_name
-
-    return fit_name(Path(source).stem, REPORT_SUFFIX)  # a long stem is shortened by bytes, kept unique
-
-
-def report_names(source: Path | str, sheets: list[str]) -> list[str]:
-    """One report name per project of ``source``, in order: the first project's is
-    ``report_name(source)`` (a one-form workbook is named as it always was), each further one
-    ``<stem>.<sheet>.自评价报告.docx`` (the sheet name through ``fsutil.safe_name``; a number is
-    added if two sheets give the same name)."""
-    from .fsutil import safe_name
-
-    stem = Path(source).stem
-    names: list[str] = []
-    for k, sheet in enumerate(sheets):
-        name = report_name(source) if k == 0 else f"{stem}.{safe_name(sheet, fallback=f'项目{k + 1}')}{REPORT_SUFFIX}"
-        n = 2
-        while name in names:
-            name = f"{stem}.{safe_name(sheet, fallback=f'项目{k + 1}')}-{n}{REPORT_SUFFIX}"
-            n += 1
-        names.append(name)
-    return names
-
-
 def default_template(form: str = "suzhou") -> Path:
     """The bundled template for a form (``SelfEvaluation.form``)."""
     from .resources import template_file
@@ -142,13 +116,6 @@ def default_template(form: str = "suzhou") -> Path:
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def percent(x: Decimal | None, places: str = "0.01") -> str:
-    if x is None:
-        return ""
-    s = f"{x.quantize(Decimal(places), rounding=ROUND_HALF_UP):f}"
-    return (s.rstrip("0").rstrip(".") if "." in s else s) + "%"
 
 
 def clean(text: str) -> str:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .labels import finding_label, profile_title
+from .naming import REVIEWED_SUFFIXES
 from .model import severity_label, severity_rank
 from .store import load_facts, load_reviews
 
@@ -212,7 +213,7 @@ def records(run: dict, outbox: Path | None = None, indicators: bool = False) -> 
             base = {"input": rel, "sheet": _text(p.get("sheet") or review.get("sheet")), "project_index": i,
                     "department": _text(info.get("department")), "project": _text(info.get("name")),
                     "year": _year(info.get("year"))}
-            workbook = _output(outputs, ".复核.xlsx")
+            workbook = _output(outputs, REVIEWED_SUFFIXES[0])
             items = p.get("finding_items") or review.get("findings") or []
             row = {**base, "profile": profile, "form_title": form_title(profile) if profile else "",
                    "self_score": self_score, "stated": stated, "self_sum": self_sum, "computed": computed, "final": final,
