@@ -74,7 +74,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, TextIO
 
 from . import __version__, store
-from .errors import CODES, ExitCode, ReadError, UsageError  # noqa: F401 (batch.UsageError: the old name)
+from .errors import CODES, EXTRA_CODES, ExitCode, ReadError, UsageError, error_dict  # noqa: F401 (batch.UsageError: the old name)
 from .fmt import columns
 from .manifest import FileEntry, ProjectEntry, RunManifest
 from .naming import is_own_output
@@ -88,23 +88,6 @@ STAGING_PREFIX = ".selfeval-staging-"
 JOURNAL_NAME = ".selfeval-xl.journal"  # inputs whose outputs are being replaced (see Batch._invalidate)
 LOCK_PREFIX = "~$"
 NATIVE_SUFFIXES = {".xlsx", ".xlsm"}  # written back as they are; other formats are converted
-
-# run.json error codes besides errors.CODES (batch-only situations).
-EXTRA_CODES: dict[str, str] = {
-    "TEMPLATE_ERROR": "报告模板无法渲染",
-    "PDF_FAILED": "PDF 转换失败",
-    "NAME_CONFLICT": "输出文件名与同一文件夹中的另一个文件冲突",
-    "DUPLICATE_PROJECT": "重复提交的同一项目",
-}
-
-
-def error_dict(code: str, detail: str, file: str = "") -> dict:
-    """``{"code", "message"}`` in the same words and form as ``ReadError.message``."""
-    if code in CODES:
-        return ReadError(code, detail, file).to_dict()
-    text = f"{EXTRA_CODES.get(code, code)}：{detail}" if detail else EXTRA_CODES.get(code, code)
-    return {"code": code, "message": f"[{code}] {file}：{text}" if file else f"[{code}] {text}"}
-
 
 def now_iso() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")

@@ -36,7 +36,6 @@ import re
 import smtplib
 import ssl
 import tomllib
-import traceback
 from dataclasses import dataclass, field
 from email import policy as email_policy
 from email.headerregistry import Address
@@ -46,7 +45,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Sequence
 
 from . import ledger as ledgers
-from .errors import TemplateError, UsageError
+from .errors import TemplateError, UsageError, template_line
 from .fmt import year_text
 from .fsutil import atomic_write_bytes, safe_name, sha256
 from .model import SEVERITIES
@@ -452,10 +451,7 @@ class Templates:
         try:
             return render_limited(tmpl, context)  # size and time capped: a template bomb is an error
         except JinjaError as err:
-            line = None
-            for frame in traceback.extract_tb(err.__traceback__):
-                if tmpl.filename and frame.filename == tmpl.filename:
-                    line = frame.lineno
+            line = template_line(err, tmpl.filename)
             where = f"第 {line} 行" if line else ""
             if isinstance(err, UndefinedError):
                 what = f"使用了未定义的变量（{err.message}）"
@@ -465,10 +461,7 @@ class Templates:
                 what = str(err.message if hasattr(err, "message") else err)
             raise TemplateError(f"邮件模板 {name} {where}渲染出错：{what}") from None
         except Exception as err:  # noqa: BLE001 — e.g. ZeroDivisionError inside an expression
-            line = None
-            for frame in traceback.extract_tb(err.__traceback__):
-                if tmpl.filename and frame.filename == tmpl.filename:
-                    line = frame.lineno
+            line = template_line(err, tmpl.filename)
             where = f"第 {line} 行" if line else ""
             raise TemplateError(f"邮件模板 {name} {where}渲染出错：{type(err).__name__}: {err}") from None
 

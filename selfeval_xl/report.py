@@ -55,7 +55,7 @@ import jinja2
 from lxml import etree
 
 from . import office
-from .errors import TemplateError
+from .errors import TemplateError, template_line
 from .fmt import cents, money, percent
 from .fmt import year_label as fmt_year_label
 from .fmt import points as score
@@ -585,17 +585,6 @@ def _template_error(exc: Exception, name: str, partname: str | None, source: str
     return err
 
 
-def _runtime_lineno(exc: BaseException) -> int | None:
-    """The template line of a runtime error (Jinja rewrites tracebacks to template lines)."""
-    lineno = None
-    tb = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == "<template>":
-            lineno = tb.tb_lineno
-        tb = tb.tb_next
-    return lineno
-
-
 # --------------------------------------------------------------------------- rendering
 
 
@@ -623,7 +612,7 @@ def render_report(review: Review, target: Path | str, template: Path | str | Non
         raise TemplateError(f"报告模板“{loaded.name}”渲染后不是有效的 Word 文档（{exc}），"
                             "请检查模板中的标签是否被拆开或放错了位置") from None
     except Exception as exc:
-        lineno = _runtime_lineno(exc)
+        lineno = template_line(exc)
         if not isinstance(exc, jinja2.TemplateError) and lineno is None:
             raise  # not raised by template code: a bug of ours, let it surface
         part = getattr(tpl, "current_rendering_part", None)

@@ -41,3 +41,25 @@ def test_fmt_is_the_one_formatter():
     # East Asian Wide/Fullwidth = 2: U+2E80 (first CJK radical) counts 2, ℃, half-width katakana and “ count 1
     assert fmt.columns("\u2e80") == 2 and fmt.columns("\u2103") == 1 and fmt.columns("ｱ") == 1
     assert fmt.columns("复核，ab【】") == 2 * 2 + 2 + 2 + 2 * 2 and fmt.columns("“x”") == 3 and fmt.columns(None) == 0
+
+
+def test_template_line_is_the_failing_template_line():
+    import jinja2
+
+    from selfeval_xl.errors import template_line
+
+    tmpl = jinja2.Environment().from_string("a\nb\n{{ 1 // x }}\n")
+    try:
+        tmpl.render(x=0)
+    except ZeroDivisionError as exc:
+        assert template_line(exc) == 3 and template_line(exc, "other.j2") is None
+    else:
+        raise AssertionError("no error")
+
+
+def test_batch_only_error_codes_live_in_errors():
+    from selfeval_xl import batch, errors
+
+    assert batch.EXTRA_CODES is errors.EXTRA_CODES and batch.error_dict is errors.error_dict
+    assert errors.error_dict("PDF_FAILED", "x", "a.xlsx") == {"code": "PDF_FAILED", "message": "[PDF_FAILED] a.xlsx：PDF 转换失败：x"}
+    assert not set(errors.EXTRA_CODES) & set(errors.CODES)
