@@ -74,9 +74,10 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, TextIO
 
 from . import __version__, store
-from .errors import CODES, ExitCode, ReadError, UsageError  # noqa: F401 (batch.UsageError: the old name)
+from .errors import CODES, EXTRA_CODES, ExitCode, ReadError, UsageError, error_dict  # noqa: F401 (batch.UsageError: the old name)
 from .fmt import columns
 from .manifest import FileEntry, ProjectEntry, RunManifest
+from .naming import is_own_output
 from .safety import DEFAULT_LIMITS, SPREADSHEET_SUFFIXES, WORD_SUFFIXES
 from .summary import RUN_JSON_NAME, SUMMARY_NAME, load_run_json
 
@@ -87,24 +88,6 @@ STAGING_PREFIX = ".selfeval-staging-"
 JOURNAL_NAME = ".selfeval-xl.journal"  # inputs whose outputs are being replaced (see Batch._invalidate)
 LOCK_PREFIX = "~$"
 NATIVE_SUFFIXES = {".xlsx", ".xlsm"}  # written back as they are; other formats are converted
-OWN_OUTPUT_MARK = ".复核."  # <stem>.复核.xlsx, written by writeback
-
-# run.json error codes besides errors.CODES (batch-only situations).
-EXTRA_CODES: dict[str, str] = {
-    "TEMPLATE_ERROR": "报告模板无法渲染",
-    "PDF_FAILED": "PDF 转换失败",
-    "NAME_CONFLICT": "输出文件名与同一文件夹中的另一个文件冲突",
-    "DUPLICATE_PROJECT": "重复提交的同一项目",
-}
-
-
-def error_dict(code: str, detail: str, file: str = "") -> dict:
-    """``{"code", "message"}`` in the same words and form as ``ReadError.message``."""
-    if code in CODES:
-        return ReadError(code, detail, file).to_dict()
-    text = f"{EXTRA_CODES.get(code, code)}：{detail}" if detail else EXTRA_CODES.get(code, code)
-    return {"code": code, "message": f"[{code}] {file}：{text}" if file else f"[{code}] {text}"}
-
 
 def now_iso() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
@@ -301,7 +284,7 @@ def skip_reason(path: Path) -> str | None:
         return "本工具生成的 run.json（以前某次运行的输出），已跳过"
     if path.suffix.lower() not in SPREADSHEET_SUFFIXES | WORD_SUFFIXES:
         return f"不是电子表格文件（扩展名“{path.suffix or '无'}”），已跳过"
-    if OWN_OUTPUT_MARK in name:
+    if is_own_output(name):
         return "本工具生成的复核工作簿，已跳过"
     if not path.is_file():
         return "不是普通文件（或是指向不存在文件的符号链接），已跳过"
@@ -936,11 +919,11 @@ class Batch:
         self._remove_outputs(rel, (prev or {}).get("outputs"))
 
     def _names(self, src: Path) -> list[str]:
-        from .writeback import reviewed_name
+        from .naming import reviewed_name
 
         names = [reviewed_name(src)]
         if self.options.report:
-            from .report import report_name
+            from .naming import report_name
 
             names.append(report_name(src))
             if self.options.pdf:

@@ -22,9 +22,9 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .labels import SEVERITY_NAMES as SEVERITY_TEXT
 from .labels import finding_label
-from .tables import SEVERITY_RANK, load_run, norm_name, records
+from .model import severity_label, severity_rank
+from .tables import load_run, norm_name, records
 
 FUZZY_CUTOFF = 0.8  # difflib ratio for 名称相近 (pass 3); below it two names are different projects
 COMPARE_NAME = "对比.xlsx"
@@ -168,7 +168,7 @@ def compare(outbox_a: Path, outbox_b: Path, cutoff: float = FUZZY_CUTOFF) -> Com
         m.fixed = [item(fa[k]) for k in fa if k not in fb]
         m.new = [item(fb[k]) for k in fb if k not in fa]
         for lst in (m.repeated, m.fixed, m.new):
-            lst.sort(key=lambda t: SEVERITY_RANK.get(t[0], 9))
+            lst.sort(key=lambda t: severity_rank(t[0]))
     return Comparison(_label(ra.projects, outbox_a), _label(rb.projects, outbox_b), matches, new, gone)
 
 
@@ -205,9 +205,9 @@ def write_comparison(c: Comparison, target: Path) -> Path:
         ws = TableSheet(wb, title, ["级别", "主管部门", "项目", "问题", "指标", "单元格", "说明", "代码"],
                     [6, 22, 30, 26, 26, 14, 60, 20], freeze="D2")
         rows = [(m, t) for m in c.matches for t in getattr(m, attr)]
-        rows.sort(key=lambda mt: (SEVERITY_RANK.get(mt[1][0], 9), mt[0].b["department"], mt[0].b["project"]))
+        rows.sort(key=lambda mt: (severity_rank(mt[1][0]), mt[0].b["department"], mt[0].b["project"]))
         for m, (sev, code, ind, msg, cell) in rows:
-            ws.append([ws.cell(SEVERITY_TEXT.get(sev, sev)), ws.cell(m.b["department"]), ws.cell(m.b["project"]),
+            ws.append([ws.cell(severity_label(sev)), ws.cell(m.b["department"]), ws.cell(m.b["project"]),
                        ws.cell(finding_label(code, sev)), ws.cell(ind), ws.cell(cell), ws.cell(msg), ws.cell(code)])
         ws.close()
     for title, items in (("新增项目", c.new), ("未再出现的项目", c.gone)):

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from . import word
 from .fsutil import atomic_path
-from .model import Finding, Review, Scored
+from .naming import COMMENT_MARK, is_reviewed, reviewed_docx_name  # noqa: F401  (reviewed_docx_name: public here)
+from .model import Finding, Review, Scored, severity_label
 from .ooxml.sheet import col_number
 from .safety import DEFAULT_LIMITS
 
@@ -29,9 +30,6 @@ __all__ = ["reviewed_docx_name", "write_reviewed_docx", "comment_lines", "COMMEN
 
 COMMENT_AUTHOR = "selfeval-xl"
 COMMENT_INITIALS = "复核"
-COMMENT_MARK = "【复核】"
-REVIEWED_MARK = ".复核"
-SEVERITY_NAMES = {"error": "错误", "warning": "警告", "info": "提示"}
 REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
 COMMENTS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/comments"
@@ -41,17 +39,9 @@ CONTENT_TYPES = "[Content_Types].xml"
 _REF = re.compile(r"^(?P<sheet>.+)!\$?(?P<col>[A-Z]{1,3})\$?(?P<row>\d{1,7})")
 
 
-def reviewed_docx_name(source: Path | str) -> str:
-    """``<stem>.复核.docx`` (a .doc/.wps comes back as .docx; a reviewed file keeps its name)."""
-    stem = Path(source).stem
-    if stem.endswith(REVIEWED_MARK):
-        stem = stem[: -len(REVIEWED_MARK)]
-    return f"{stem}{REVIEWED_MARK}.docx"
-
-
 def comment_lines(f: Finding, scored: Scored | None) -> list[str]:
     """The comment of one finding: what, and for an indicator the rule score and its basis."""
-    lines = [f"{COMMENT_MARK}{SEVERITY_NAMES.get(f.severity, f.severity)}（{f.code}）", f.message]
+    lines = [f"{COMMENT_MARK}{severity_label(f.severity)}（{f.code}）", f.message]
     if scored is not None:
         from .fmt import points
 
@@ -66,7 +56,7 @@ def write_reviewed_docx(reviews: "Review | list[Review]", source: Path, target: 
     (one per form in the document) to ``target``, atomically; ``source`` is only read."""
     source, target = Path(source), Path(target)
     reviews = [reviews] if isinstance(reviews, Review) else list(reviews)
-    if source.resolve() == target.resolve() and not source.stem.endswith(REVIEWED_MARK):
+    if source.resolve() == target.resolve() and not is_reviewed(source):
         raise ValueError(f"复核版不能覆盖原文件：{source.name}")
     with zipfile.ZipFile(source) as zf:
         infos = zf.infolist()

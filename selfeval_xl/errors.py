@@ -42,6 +42,15 @@ CODES: dict[str, str] = {
 }
 
 
+# run.json error codes besides CODES: batch-only situations, never raised as a ReadError.
+EXTRA_CODES: dict[str, str] = {
+    "TEMPLATE_ERROR": "报告模板无法渲染",
+    "PDF_FAILED": "PDF 转换失败",
+    "NAME_CONFLICT": "输出文件名与同一文件夹中的另一个文件冲突",
+    "DUPLICATE_PROJECT": "重复提交的同一项目",
+}
+
+
 class ReadError(Exception):
     """A file that cannot be reviewed. ``str(err)`` is the full Chinese message."""
 
@@ -76,3 +85,27 @@ class ReadError(Exception):
 
 class TemplateError(Exception):
     """A report or mail template that cannot be rendered (names the tag and line)."""
+
+
+def template_line(exc: BaseException, filename: str | None = "<template>") -> int | None:
+    """The template line a Jinja runtime error happened on, or None.
+
+    Jinja rewrites tracebacks so that template code shows as frames of the template's file
+    (``<template>`` for one made with ``from_string``, as docxtpl does); the last such frame is
+    the innermost, i.e. the failing line. The report and the mail templates both use this.
+    """
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if filename and tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def error_dict(code: str, detail: str, file: str = "") -> dict:
+    """``{"code", "message"}`` in the same words and form as ``ReadError.message``."""
+    if code in CODES:
+        return ReadError(code, detail, file).to_dict()
+    text = f"{EXTRA_CODES.get(code, code)}：{detail}" if detail else EXTRA_CODES.get(code, code)
+    return {"code": code, "message": f"[{code}] {file}：{text}" if file else f"[{code}] {text}"}

@@ -30,14 +30,13 @@ from pathlib import Path, PurePosixPath
 
 from .decisions import Decision, final_score, read_decisions, reviewer_note
 from .errors import ReadError, TemplateError
-from .fmt import plain, points
-from .fsutil import atomic_write_bytes, safe_name
+from .fmt import columns, plain, points
+from .fsutil import atomic_write_bytes
 from .labels import finding_label, profile_title, remedy
-from .model import Finding, Review, Scored
+from .naming import REVIEWED_SUFFIXES, letter_name
+from .model import Finding, Review, Scored, severity_rank
 
 LETTER_TEMPLATE = "复核意见书.docx"
-LETTER_SUFFIX = ".复核意见书.docx"
-REVIEWED_SUFFIXES = (".复核.xlsx", ".复核.xlsm")
 # Findings about the review itself, not about the department's form: never in the letter.
 INTERNAL_CODES = frozenset({"DECISION_STALE"})
 CHAR_TWIPS = 320  # one 16 pt character
@@ -122,8 +121,7 @@ def project_final(review: Review, decisions: list[Decision], profile=None) -> Pr
             ind = f.scored.indicator
             settled |= {ind.cell, ind.target.cell, ind.actual.cell, ind.self_score.cell, ind.weight.cell}
     problems = [x for x in review.findings if x.code not in INTERNAL_CODES and x.cell not in settled]
-    order = {"error": 0, "warning": 1, "info": 2}
-    problems.sort(key=lambda x: order.get(x.severity, 3))
+    problems.sort(key=lambda x: severity_rank(x.severity))
     bands = _grade_bands(profile if profile is not None else review.profile)
     return ProjectFinal(review, finals, self_total, review.computed_total, final_total,
                         _grade(bands, self_total) if bands else None, _grade(bands, final_total) if bands else None,
@@ -154,8 +152,8 @@ def _chinese_date(d: Date) -> str:
 
 
 def _width(text: str) -> float:
-    """Width in 16 pt characters: CJK 1, digits and Latin letters half."""
-    return sum(1 if ord(ch) > 0x2E80 else 0.5 for ch in text)
+    """Width in 16 pt characters: CJK 1, digits and Latin letters half (fmt.columns / 2)."""
+    return columns(text) / 2
 
 
 def letter_context(pf: ProjectFinal, issuer: str, when: Date) -> dict:
@@ -219,20 +217,7 @@ def letter_context(pf: ProjectFinal, issuer: str, when: Date) -> dict:
     }
 
 
-def letter_name(reviewed: Path | str, sheet: str | None = None) -> str:
-    """``<stem>.复核意见书.docx`` for ``<stem>.复核.xlsx``; ``<stem>.<sheet>.复核意见书.docx`` for the
-    second and later projects of one workbook."""
-    stem = Path(reviewed).name
-    for suffix in REVIEWED_SUFFIXES:
-        if stem.endswith(suffix):
-            stem = stem[: -len(suffix)]
-            break
-    else:
-        stem = Path(reviewed).stem
-    return f"{stem}.{safe_name(sheet)}{LETTER_SUFFIX}" if sheet else f"{stem}{LETTER_SUFFIX}"
 
-
-# --------------------------------------------------------------------------- rendering
 
 
 def default_letter_template() -> Path:
@@ -371,7 +356,7 @@ def record_finalized(run_json: Path, data: dict, finals: dict, letters: dict, is
     """Add ``totals.final`` (per file = its first project; per project in ``projects[]``), the
     letters to ``outputs`` and ``finalized`` {time, issuer, date} to run.json -- keys only added.
     Written atomically, and not at all when only ``finalized.time`` would change."""
-    from .review import num
+    from .fmt import json_number as num
     from .summary import write_run_json
 
     before = json.dumps(data, ensure_ascii=False, sort_keys=True)

@@ -1,5 +1,6 @@
 """How numbers are written in messages, the report, the chart and mail: one place, so that
-a score reads the same everywhere (7.96, 3, 0.38) and money always has its cents (6962.80)."""
+a score reads the same everywhere (7.96, 3, 0.38) and money always has its cents (6962.80).
+Also how wide text is (terminal columns, Excel column widths, the letter's table)."""
 from __future__ import annotations
 
 import unicodedata
@@ -29,7 +30,8 @@ def year_label(text) -> str:
     return f"{y}年度" if y else ""
 
 
-def _dec(x) -> Decimal:
+def to_decimal(x) -> Decimal:
+    """A Decimal from a Decimal, int, float or TOML value, through its shortest text (0.1 stays 0.1)."""
     return x if isinstance(x, Decimal) else Decimal(str(x))
 
 
@@ -43,17 +45,44 @@ def cents(x: Decimal) -> Decimal:
 
 def points(x: Decimal | float | int | None) -> str:
     """Points rounded half up to 0.01, without trailing zeros; '' when missing."""
-    return "" if x is None else plain(cents(_dec(x)))
+    return "" if x is None else plain(cents(to_decimal(x)))
 
 
 def money(x: Decimal | float | int | None) -> str:
     """万元 with two decimals, as the form prints them (6962.80); '' when missing."""
-    return "" if x is None else f"{cents(_dec(x)):f}"
+    return "" if x is None else f"{cents(to_decimal(x)):f}"
+
+
+def percent(x: Decimal | None, places: str = "0.01") -> str:
+    """A percentage rounded half up to ``places``, without trailing zeros: 96.5%, 100%; '' when missing."""
+    if x is None:
+        return ""
+    return plain(x.quantize(Decimal(places), rounding=ROUND_HALF_UP)) + "%"
+
+
+def share(n: int, total: int) -> str:
+    """``n`` of ``total`` as a percentage with exactly one decimal (50.0%, as a table column); '' for 0."""
+    return f"{n / total * 100:.1f}%" if total else ""
+
+
+def json_number(x: Decimal | None) -> float | int | None:
+    """A Decimal for JSON: an int when whole, else a float."""
+    if x is None:
+        return None
+    return int(x) if x == x.to_integral_value() and abs(x) < 2**53 else float(x)
 
 
 def columns(text: str) -> int:
-    """Terminal columns of ``text`` (CJK and full-width characters take two)."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    """Display width of ``text`` in columns: 2 for East Asian Wide and Fullwidth characters (UAX #11
+    classes W and F: CJK, full-width forms and punctuation such as ，、【】), 1 for everything else.
+
+    This is the one width rule (terminal padding, Excel column widths, the letter's table). It
+    replaces code-point thresholds (``> 0x2E80`` / ``> 0x2E7F``) that missed U+2E80 itself or
+    counted half-width katakana and private-use characters double. Ambiguous characters (“ ” …
+    ① ×) count 1, as in a Chinese Excel/Word with a Latin font for them. wcwidth is deliberately
+    not used: the same file must get the same widths on every machine.
+    """
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text or "")
 
 
 def pad(text: str, width: int, right: bool = False) -> str:

@@ -7,6 +7,8 @@ a Word document or a letter sees the label (评分不符) and, in the 复核意�
 """
 from __future__ import annotations
 
+from .model import severity_label
+
 # code -> (label, 整改要求: what the department should do about it)
 FINDINGS: dict[str, tuple[str, str]] = {
     "SCORE_MISMATCH": ("评分不符", "按《填表说明》的评分规则重新计算该项自评分，或在说明中写明与规则得分不同的理由。"),
@@ -38,7 +40,6 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "CLASS_WEIGHTS": ("一级指标分值调整", "一级指标分值与默认分配不同，请确认已按规定调整并说明理由。"),
     "GRADE_MISMATCH": ("等级不符", "等级应与总分对应，请核对。"),
 }
-SEVERITY_NAMES: dict[str, str] = {"error": "错误", "warning": "警告", "info": "提示"}
 _FALLBACK = "请核对该单元格内容。"
 
 
@@ -46,16 +47,12 @@ def finding_label(code: str, severity: str = "") -> str:
     """The Chinese label of a finding code (其他错误/其他警告/其他提示 for an unknown one)."""
     if code in FINDINGS:
         return FINDINGS[code][0]
-    return "其他" + SEVERITY_NAMES.get(severity, "问题")
+    return "其他" + severity_label(severity, "问题")
 
 
 def remedy(code: str) -> str:
     """整改要求 for a finding code."""
     return FINDINGS.get(code, ("", _FALLBACK))[1]
-
-
-def severity_name(severity: str) -> str:
-    return SEVERITY_NAMES.get(severity, "提示")
 
 
 def profile_title(profile: str) -> str:

@@ -36,7 +36,6 @@ import re
 import smtplib
 import ssl
 import tomllib
-import traceback
 from dataclasses import dataclass, field
 from email import policy as email_policy
 from email.headerregistry import Address
@@ -46,9 +45,11 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Sequence
 
 from . import ledger as ledgers
-from .errors import TemplateError, UsageError
+from .errors import TemplateError, UsageError, template_line
 from .fmt import year_text
 from .fsutil import atomic_write_bytes, safe_name, sha256
+from .model import SEVERITIES
+from .naming import LETTER_SUFFIX, REPORT_SUFFIX, is_own_output
 
 MAIL_DIR = "mail"
 LEDGER_NAME = "sent.json"
@@ -60,10 +61,10 @@ PLACEHOLDER_FROM = "请填写发件人 <sender@example.invalid>"
 
 # --attach kinds -> output file suffixes (run.json lists each file's outputs).
 ATTACH_KINDS: dict[str, tuple[str, ...]] = {
-    "report": (".自评价报告.docx",),
+    "report": (REPORT_SUFFIX,),
     "workbook": (".xlsx", ".xlsm"),
     "pdf": (".pdf",),
-    "letter": (".复核意见书.docx",),  # written by finalize
+    "letter": (LETTER_SUFFIX,),  # written by finalize
 }
 ATTACH_ALIASES = {"报告": "report", "自评价报告": "report", "工作簿": "workbook", "复核工作簿": "workbook",
                   "xlsx": "workbook", "docx": "report", "复核意见书": "letter", "意见书": "letter"}
@@ -262,8 +263,8 @@ def _resolve_output(outbox: Path, rel: str) -> Path | None:
 
 def _count_findings(findings) -> dict:
     if isinstance(findings, dict):
-        return {k: int(findings.get(k) or 0) for k in ("error", "warning", "info")}
-    counts = {"error": 0, "warning": 0, "info": 0}
+        return {str(k): int(findings.get(k) or 0) for k in SEVERITIES}
+    counts = {str(k): 0 for k in SEVERITIES}
     if isinstance(findings, list):
         for f in findings:
             sev = f.get("severity") if isinstance(f, dict) else None
@@ -361,10 +362,10 @@ def attachments_for(item: Item, kinds: Sequence[str]) -> tuple[list[Path], list[
         suffixes = ATTACH_KINDS[kind]
         ps = [p for p in item.outputs if p.name.lower().endswith(suffixes)]
         if kind == "workbook":  # the reviewed workbook, not some other spreadsheet
-            reviewed = [p for p in ps if ".复核." in p.name]
+            reviewed = [p for p in ps if is_own_output(p)]
             ps = reviewed or ps
         if kind == "report":  # a Word input also has X.复核.docx (the commented document): not the report
-            reports = [p for p in ps if ".复核." not in p.name]
+            reports = [p for p in ps if not is_own_output(p)]
             ps = reports or ps
         ps = [p for p in ps if p.is_file()]
         if not ps:
@@ -450,10 +451,7 @@ class Templates:
         try:
             return render_limited(tmpl, context)  # size and time capped: a template bomb is an error
         except JinjaError as err:
-            line = None
-            for frame in traceback.extract_tb(err.__traceback__):
-                if tmpl.filename and frame.filename == tmpl.filename:
-                    line = frame.lineno
+            line = template_line(err, tmpl.filename)
             where = f"第 {line} 行" if line else ""
             if isinstance(err, UndefinedError):
                 what = f"使用了未定义的变量（{err.message}）"
@@ -463,10 +461,7 @@ class Templates:
                 what = str(err.message if hasattr(err, "message") else err)
             raise TemplateError(f"邮件模板 {name} {where}渲染出错：{what}") from None
         except Exception as err:  # noqa: BLE001 — e.g. ZeroDivisionError inside an expression
-            line = None
-            for frame in traceback.extract_tb(err.__traceback__):
-                if tmpl.filename and frame.filename == tmpl.filename:
-                    line = frame.lineno
+            line = template_line(err, tmpl.filename)
             where = f"第 {line} 行" if line else ""
             raise TemplateError(f"邮件模板 {name} {where}渲染出错：{type(err).__name__}: {err}") from None
 

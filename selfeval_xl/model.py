@@ -8,7 +8,46 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
+
+
+class Severity(StrEnum):
+    """How serious a finding is. A StrEnum, so ``Severity.ERROR == "error"`` and JSON keeps the plain
+    strings; ``.label`` is what every document prints, ``.rank`` orders findings errors first."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def label(self) -> str:
+        return _SEVERITY_LABELS[self]
+
+    @property
+    def rank(self) -> int:
+        return SEVERITIES.index(self)
+
+
+SEVERITIES: tuple[Severity, ...] = (Severity.ERROR, Severity.WARNING, Severity.INFO)  # errors first
+_SEVERITY_LABELS = {Severity.ERROR: "错误", Severity.WARNING: "警告", Severity.INFO: "提示"}
+UNKNOWN_RANK = 9  # an unknown severity string sorts after every known one
+
+
+def severity_label(value: object, default: str | None = None) -> str:
+    """The Chinese label of a severity string; *default* (else the string itself) for an unknown one."""
+    try:
+        return Severity(value).label
+    except ValueError:
+        return str(value) if default is None else default
+
+
+def severity_rank(value: object) -> int:
+    """Sort key of a severity string: 0 error, 1 warning, 2 info, UNKNOWN_RANK otherwise."""
+    try:
+        return Severity(value).rank
+    except ValueError:
+        return UNKNOWN_RANK
 
 
 # Stable keys of the two money blocks, with the label printed on the form.
@@ -223,7 +262,7 @@ class Review:
         return self.evaluation.stated_total.number
 
     def severity_counts(self) -> dict[str, int]:
-        counts = {"error": 0, "warning": 0, "info": 0}
+        counts = {str(s): 0 for s in SEVERITIES}
         for f in self.findings:
             counts[f.severity] = counts.get(f.severity, 0) + 1
         return counts

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from . import values
-from .fmt import money, plain
+from .fmt import money, plain, to_decimal
 from .model import Indicator, Scored, SelfEvaluation, Value
 from .rules import Profile, _date_key, _pct, _qty, _rate, _same_words
 
@@ -19,8 +19,6 @@ HUNDRED = Decimal(100)
 ZERO = Decimal(0)
 
 
-def _d(x) -> Decimal:
-    return Decimal(str(x))
 
 
 # --- qualitative bands -------------------------------------------------------------------
@@ -38,7 +36,7 @@ class Band:
 
 
 def bands(p: Profile) -> dict[str, Band]:
-    return {k: Band(k, b["label"], _d(b["from"]), _d(b["to"]), tuple(b.get("phrases", ())))
+    return {k: Band(k, b["label"], to_decimal(b["from"]), to_decimal(b["to"]), tuple(b.get("phrases", ())))
             for k, b in p.data["qualitative"]["bands"].items()}
 
 
@@ -128,13 +126,13 @@ def _quantity(t, a, p: Profile) -> _Judgement:
         if key is not None:
             return _Judgement(band=key, flags=("ACTUAL_NOT_NUMERIC",),
                               basis=f"指标值为定量值“{t.display}”，实际完成值“{a.text.strip()}”无具体数值，按所述完成情况")
-        return _Judgement(fraction=_d(q["text_actual_score"]), flags=("ACTUAL_NOT_NUMERIC",),
+        return _Judgement(fraction=to_decimal(q["text_actual_score"]), flags=("ACTUAL_NOT_NUMERIC",),
                           basis=f"指标值为定量值“{t.display}”，实际完成值“{a.text.strip()}”无具体数值")
     if q["bare_actual_takes_target_unit"]:
         a = values.with_unit_of(a, t)  # ≥735人次 | 735 means 735人次
     av = a.value if values.same_unit(a, t) else values.convert(a.value, a.unit, t.unit)
     if av is None:
-        return _Judgement(fraction=_d(q["unit_mismatch_score"]), flags=("UNIT_MISMATCH",),
+        return _Judgement(fraction=to_decimal(q["unit_mismatch_score"]), flags=("UNIT_MISMATCH",),
                           basis=f"指标值单位“{t.unit or '无'}”与实际单位“{a.unit or '无'}”不一致，无法计算完成比例")
     tv = t.value
     reverse = t.op in ("≤", "<")
@@ -176,18 +174,18 @@ def _over_flags(completion: Decimal | None, forward: bool, p: Profile) -> tuple[
     q = p.data["quantity"]
     if completion is None or not (forward or q["reverse_can_over_achieve"]):
         return ()
-    return ("OVER_ACHIEVED",) if completion > _d(q["over_achieved_above"]) else ()
+    return ("OVER_ACHIEVED",) if completion > to_decimal(q["over_achieved_above"]) else ()
 
 
 def _over_target_deduction(points: Decimal, j: _Judgement, basis: str, p: Profile) -> tuple[Decimal, str]:
     d = p.data.get("over_target_deduction", {})
-    off = _d(d.get("points", 0))
+    off = to_decimal(d.get("points", 0))
     if off <= 0 or j.completion is None or not (j.forward or p.data["quantity"]["reverse_can_over_achieve"]):
         return points, basis
-    if j.completion < _d(d["completion_from"]):
+    if j.completion < to_decimal(d["completion_from"]):
         return points, basis
     after = max(ZERO, points - off)
-    return after, basis + f"；完成比例达到{_pct(_d(d['completion_from']))}及以上，扣{plain(off)}分，得{plain(after)}分"
+    return after, basis + f"；完成比例达到{_pct(to_decimal(d['completion_from']))}及以上，扣{plain(off)}分，得{plain(after)}分"
 
 
 def _band_points(key: str, own: Decimal | None, weight: Decimal, p: Profile) -> tuple[Decimal, str]:
@@ -227,7 +225,7 @@ class ExecutionScore:
 def default_points(p: Profile, kind: str) -> Decimal | None:
     for g in p.data.get("class_weights", {}).get("split", []):
         if kind in g["kinds"]:
-            return _d(g["points"])
+            return to_decimal(g["points"])
     return None
 
 
@@ -263,7 +261,7 @@ def execution(ev: SelfEvaluation, p: Profile) -> ExecutionScore | None:
         score = p.round(min(max(own, ZERO), points)) if keep else ZERO
         basis = "无法计算预算执行率，" + ("暂采用填报得分，请人工复核" if keep else "得0分")
         return ExecutionScore(points, own, score, None, False, basis, tuple(notes))
-    cap = _d(cfg["cap_percent"])
+    cap = to_decimal(cfg["cap_percent"])
     used = min(max(rate, ZERO), cap)
     score = p.round(points * used / HUNDRED)
     over = f"，超过{_pct(cap)}按{_pct(cap)}计" if rate > cap else ""
@@ -313,12 +311,12 @@ def total_cap(rate: Decimal | None, p: Profile) -> tuple[Decimal | None, str]:
     """The tightest cap of caps.total whose rate_below exceeds ``rate`` (percent)."""
     if rate is None:
         return None, ""
-    hits = [c for c in p.data.get("caps", {}).get("total", []) if rate < _d(c["rate_below"])]
+    hits = [c for c in p.data.get("caps", {}).get("total", []) if rate < to_decimal(c["rate_below"])]
     if not hits:
         return None, ""
-    c = min(hits, key=lambda c: _d(c["rate_below"]))
-    cap = _d(c["max_total"])
-    return cap, f"预算执行率{_pct(rate)}低于{_pct(_d(c['rate_below']))}，总分最高{plain(cap)}分"
+    c = min(hits, key=lambda c: to_decimal(c["rate_below"]))
+    cap = to_decimal(c["max_total"])
+    return cap, f"预算执行率{_pct(rate)}低于{_pct(to_decimal(c['rate_below']))}，总分最高{plain(cap)}分"
 
 
 def totals(ev: SelfEvaluation, scored, p: Profile, ex: ExecutionScore | None) -> Totals:
@@ -337,8 +335,8 @@ def grade_of(total: Decimal | None, p: Profile) -> str | None:
     table = p.data.get("total_grades")
     if not table or total is None:
         return None
-    for grade, low in sorted(table.items(), key=lambda kv: -_d(kv[1])):
-        if total >= _d(low):
+    for grade, low in sorted(table.items(), key=lambda kv: -to_decimal(kv[1])):
+        if total >= to_decimal(low):
             return grade
     return None
 

@@ -14,7 +14,7 @@ import zipfile
 
 from . import ooxml
 
-COMMENT_MARK = "【复核】"
+from .naming import COMMENT_MARK
 
 
 # Parts openpyxl neither reads nor writes back: prefix -> what the reader is told.

@@ -27,8 +27,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from .cells import FORMULA_START, MAX_TEXT, put
 from .fsutil import atomic_path
-from .labels import SEVERITY_NAMES as SEVERITY_TEXT
-from .tables import SEVERITY_RANK, FILE_COLUMNS, FINDING_COLUMNS, PROJECT_COLUMNS, Records, records, to_frame
+from .model import severity_label, severity_rank
+from .tables import FILE_COLUMNS, FINDING_COLUMNS, PROJECT_COLUMNS, Records, records, to_frame
 
 # The sheets of 汇总.xlsx, in order (batch.own_summary recognises a renamed copy by them).
 SHEETS = ("项目", "按部门", "按问题", "复核发现", "文件")
@@ -107,7 +107,7 @@ def problem_table(findings, departments: list[str]):
     fd["_key"] = fd["input"] + "\x00" + fd["project_index"].astype(str)
     pivot.insert(0, "涉及项目数", fd.groupby(["severity", "label"])["_key"].nunique().reindex(pivot.index))
     pivot = pivot.reset_index()
-    pivot["_rank"] = pivot["severity"].map(SEVERITY_RANK).fillna(9)
+    pivot["_rank"] = pivot["severity"].map(severity_rank)
     return pivot.sort_values(["_rank", "合计", "label"], ascending=[True, False, True], kind="stable").drop(columns="_rank")
 
 
@@ -300,7 +300,7 @@ def write_workbook(target: Path, rec: Records) -> Path:
     ws = TableSheet(wb, "按问题", ["级别", "问题", "涉及项目数", *depts, "合计"], [6, 36, 9, *[12] * len(depts), 7], freeze="C2",
                 comments={3: "有该问题的项目个数；各部门列和合计列为发现条数。"})
     for _, r in pivot.iterrows():
-        ws.append([ws.cell(SEVERITY_TEXT.get(r["severity"], r["severity"])), ws.cell(r["label"]),
+        ws.append([ws.cell(severity_label(r["severity"])), ws.cell(r["label"]),
                    ws.cell(_v(r["涉及项目数"])), *[ws.cell(_v(r[d])) for d in depts], ws.cell(_v(r["合计"]))])
     if len(pivot):
         ws.append([ws.cell("合计"), ws.cell(""), ws.cell(""), *[ws.cell(_v(pivot[d].sum())) for d in depts],

@@ -25,9 +25,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .fmt import points
+from .fmt import points, share
 from .labels import FINDINGS, finding_label, remedy
-from .tables import SEVERITY_RANK
+from .model import severity_rank
 
 OVERVIEW_NAME = "复核汇总报告.docx"
 TEMPLATE_NAME = "复核汇总报告.docx"
@@ -35,10 +35,6 @@ TOP_DIFFERENCES = 10  # 差异最大的项目: how many
 TOP_PROBLEMS = 8  # 主要问题: how many finding types get a subsection with an example
 TOP_REPEATED = 10  # 对比: how many repeated problems are listed by name
 CN_NUM = "一二三四五六七八九十"
-
-
-def _share(n: int, total: int) -> str:
-    return f"{n / total * 100:.1f}%" if total else ""
 
 
 def _mean(xs: list[float]) -> str:
@@ -98,10 +94,10 @@ def build_context(rec, comparison=None, today: date | None = None) -> dict[str, 
     else:
         g_sentence = "本批自评表的表式未规定等级，不作等级统计。"
     order = {"优": 0, "良": 1, "中": 2, "差": 3}
-    scores = {"sentence": s_sentence, "bands": [{"label": b, "count": str(c), "share": _share(c, len(scored))}
+    scores = {"sentence": s_sentence, "bands": [{"label": b, "count": str(c), "share": share(c, len(scored))}
                                                 for b, c in band_rows],
               "chart": None, "chart_png": png, "grade_sentence": g_sentence,
-              "grades": [{"grade": g, "count": str(c), "share": _share(c, sum(grades.values()))}
+              "grades": [{"grade": g, "count": str(c), "share": share(c, sum(grades.values()))}
                          for g, c in sorted(grades.items(), key=lambda kv: (order.get(kv[0], 9), kv[0]))]}
 
     # departments: the same numbers as 汇总.xlsx's 按部门 (overview.department_table)
@@ -134,7 +130,7 @@ def build_context(rec, comparison=None, today: date | None = None) -> dict[str, 
     # problems first (errors and warnings), 提示 last; then by projects concerned, findings, code
     kinds = sorted(by_code, key=lambda c: (by_code[c][0]["severity"] == "info",
                                            -len({(f["input"], f["project_index"]) for f in by_code[c]}),
-                                           SEVERITY_RANK.get(by_code[c][0]["severity"], 9), -len(by_code[c]), c))
+                                           severity_rank(by_code[c][0]["severity"]), -len(by_code[c]), c))
     problem_rows = []
     for i, code in enumerate(kinds[:TOP_PROBLEMS], 1):
         fs = by_code[code]
@@ -155,7 +151,7 @@ def build_context(rec, comparison=None, today: date | None = None) -> dict[str, 
     if comparison is not None:
         c = comparison.counts()
         rep = [(m, t) for m in comparison.matches for t in m.repeated]
-        rep.sort(key=lambda mt: (SEVERITY_RANK.get(mt[1][0], 9), mt[0].b["department"], mt[0].b["project"]))
+        rep.sort(key=lambda mt: (severity_rank(mt[1][0]), mt[0].b["department"], mt[0].b["project"]))
         comp = {"sentence": (f"与上次（{comparison.a_label}）的复核结果对比：两次都有的项目{c['matched']}个"
                              f"（其中{c['fuzzy']}个按名称相近匹配，已在对比.xlsx中列明），复核得分提高的{c['better']}个、"
                              f"降低的{c['worse']}个；本次新增项目{c['new']}个，上次有而本次没有的{c['gone']}个。"

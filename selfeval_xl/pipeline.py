@@ -46,7 +46,7 @@ class JobResult:
 
 def project_summary(r: Review) -> dict:
     """The JSON-ready facts of one reviewed project (run.json / 汇总.xlsx / mail read these)."""
-    from .review import num
+    from .fmt import json_number as num
 
     ev = r.evaluation
     counts = r.severity_counts()
@@ -74,7 +74,8 @@ def review_into(src: Path, folder: Path, options: JobOptions = JobOptions()) -> 
     from .review import review
     from .safety import sniff
     from .word_review import WORD_KINDS, review_word_into
-    from .writeback import reviewed_name, write_reviewed
+    from .naming import reviewed_name
+    from .writeback import write_reviewed
 
     src = Path(src)
     if sniff(src) in WORD_KINDS:  # by content: a Word document has its own outputs
@@ -90,7 +91,8 @@ def review_into(src: Path, folder: Path, options: JobOptions = JobOptions()) -> 
     for project in projects:
         project.outputs.append(workbook)
     if options.report:
-        from .report import render_report, report_names
+        from .naming import report_names
+        from .report import render_report
 
         names = report_names(src, [r.evaluation.sheet for r in reviews])
         for project, name in zip(projects, names):
@@ -116,9 +118,9 @@ def _carry_decisions(reviews: list[Review], src: Path, previous: str | None) -> 
     from .decisions import STALE, STALE_SEVERITY, carry_over, read_decisions
     from .errors import ReadError
     from .model import Finding
-    from .writeback import REVIEWED_MARK
+    from .naming import is_reviewed
 
-    path = Path(previous) if previous and Path(previous).is_file() else (src if src.stem.endswith(REVIEWED_MARK) else None)
+    path = Path(previous) if previous and Path(previous).is_file() else (src if is_reviewed(src) else None)
     if path is None:
         return reviews, {}
     try:

@@ -1,11 +1,9 @@
 """The `check` printout: one review as the Chinese text the CLI prints (categories, totals, findings)."""
 from __future__ import annotations
 
-from .model import Review
+from .model import Review, severity_label
 from .fmt import pad, plain, year_label
 from .labels import finding_label, profile_title
-
-SEVERITY_NAMES = {"error": "错误", "warning": "警告", "info": "提示"}
 
 
 def review_summary(r: Review) -> str:
@@ -32,7 +30,7 @@ def review_summary(r: Review) -> str:
     for sev in ("error", "warning", "info"):
         for f in r.findings:
             if f.severity == sev:
-                lines.append(f"  [{SEVERITY_NAMES[sev]}] {finding_label(f.code, f.severity)}（{f.code}）{f.cell}：{f.message}")
+                lines.append(f"  [{severity_label(sev)}] {finding_label(f.code, f.severity)}（{f.code}）{f.cell}：{f.message}")
     return "\n".join(lines)
 
 

@@ -46,7 +46,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -55,20 +55,20 @@ import jinja2
 from lxml import etree
 
 from . import office
-from .errors import TemplateError
-from .fmt import cents, money
+from .errors import TemplateError, template_line
+from .fmt import cents, money, percent
 from .fmt import year_label as fmt_year_label
 from .fmt import points as score
 from .fsutil import atomic_path
 from .labels import finding_label, profile_title
-from .model import Review, Value
+from .naming import REPORT_SUFFIX, report_name, report_names  # noqa: F401  (public here: callers import them)
+from .model import Review, Value, severity_label, severity_rank
 from .sandbox import SafeSandbox
 
 TEMPLATE_NAME = "自评报告.docx"
 # The report of the national form (财预〔2020〕10号): its own sections, so the Suzhou-only ones
 # (市级预算执行情况, 项目资金构成, 项目管理成效 ...) are not printed empty.
 NATIONAL_TEMPLATE_NAME = "项目支出绩效自评报告.docx"
-REPORT_SUFFIX = ".自评价报告.docx"
 
 # Font roles -> default face. GB/T 9704: body 仿宋_GB2312, title 方正小标宋简体, 一、 黑体,
 # （一） 楷体_GB2312, page numbers 宋体; tables 宋体. Windows without the GB2312 faces has
@@ -91,8 +91,6 @@ FONT_STYLES: dict[str, tuple[str, ...]] = {
     "table": ("TableText", "TableCenter"),
     "page_number": ("Footer",),
 }
-SEVERITY_NAMES = {"error": "错误", "warning": "警告", "info": "提示"}
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 NARRATIVE_KEYS = {
     "overview": "项目概况",
     "goal": "项目总目标",
@@ -110,32 +108,6 @@ _PART_NAMES = {"document": "正文", "footer": "页脚", "header": "页眉", "fo
 # --------------------------------------------------------------------------- names, paths
 
 
-def report_name(source: Path | str) -> str:
-    """``<stem>.自评价报告.docx`` for a source workbook."""
-    from .fsutil import fit_name
-
-    return fit_name(Path(source).stem, REPORT_SUFFIX)  # a long stem is shortened by bytes, kept unique
-
-
-def report_names(source: Path | str, sheets: list[str]) -> list[str]:
-    """One report name per project of ``source``, in order: the first project's is
-    ``report_name(source)`` (a one-form workbook is named as it always was), each further one
-    ``<stem>.<sheet>.自评价报告.docx`` (the sheet name through ``fsutil.safe_name``; a number is
-    added if two sheets give the same name)."""
-    from .fsutil import safe_name
-
-    stem = Path(source).stem
-    names: list[str] = []
-    for k, sheet in enumerate(sheets):
-        name = report_name(source) if k == 0 else f"{stem}.{safe_name(sheet, fallback=f'项目{k + 1}')}{REPORT_SUFFIX}"
-        n = 2
-        while name in names:
-            name = f"{stem}.{safe_name(sheet, fallback=f'项目{k + 1}')}-{n}{REPORT_SUFFIX}"
-            n += 1
-        names.append(name)
-    return names
-
-
 def default_template(form: str = "suzhou") -> Path:
     """The bundled template for a form (``SelfEvaluation.form``)."""
     from .resources import template_file
@@ -144,13 +116,6 @@ def default_template(form: str = "suzhou") -> Path:
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def percent(x: Decimal | None, places: str = "0.01") -> str:
-    if x is None:
-        return ""
-    s = f"{x.quantize(Decimal(places), rounding=ROUND_HALF_UP):f}"
-    return (s.rstrip("0").rstrip(".") if "." in s else s) + "%"
 
 
 def clean(text: str) -> str:
@@ -307,10 +272,10 @@ def build_context(review: Review, findings: bool = True) -> dict[str, Any]:
         d.pop("deduction", None)
     deviation = {"below": below, "over": over, "sentence": dev_sentence}
 
-    fs = sorted(review.findings, key=lambda x: SEVERITY_ORDER.get(x.severity, 9)) if findings else []
+    fs = sorted(review.findings, key=lambda x: severity_rank(x.severity)) if findings else []
     counts = review.severity_counts()
     finding_rows = [{"no": str(i), "code": x.code, "label": finding_label(x.code, x.severity),
-                     "severity": SEVERITY_NAMES.get(x.severity, x.severity),
+                     "severity": severity_label(x.severity),
                      "severity_code": x.severity, "cell": x.cell or "（整个文件）", "message": clean(x.message)}
                     for i, x in enumerate(fs, 1)]
     rules_title = profile_title(review.profile)
@@ -620,17 +585,6 @@ def _template_error(exc: Exception, name: str, partname: str | None, source: str
     return err
 
 
-def _runtime_lineno(exc: BaseException) -> int | None:
-    """The template line of a runtime error (Jinja rewrites tracebacks to template lines)."""
-    lineno = None
-    tb = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == "<template>":
-            lineno = tb.tb_lineno
-        tb = tb.tb_next
-    return lineno
-
-
 # --------------------------------------------------------------------------- rendering
 
 
@@ -658,7 +612,7 @@ def render_report(review: Review, target: Path | str, template: Path | str | Non
         raise TemplateError(f"报告模板“{loaded.name}”渲染后不是有效的 Word 文档（{exc}），"
                             "请检查模板中的标签是否被拆开或放错了位置") from None
     except Exception as exc:
-        lineno = _runtime_lineno(exc)
+        lineno = template_line(exc)
         if not isinstance(exc, jinja2.TemplateError) and lineno is None:
             raise  # not raised by template code: a bug of ours, let it surface
         part = getattr(tpl, "current_rendering_part", None)

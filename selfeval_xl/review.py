@@ -6,6 +6,7 @@ from pathlib import Path
 
 from . import checks, national_rules, rules
 from .errors import ReadError
+from .fmt import json_number as num  # noqa: F401  (review.num: the old public name)
 from .model import CategoryTotal, Review, SelfEvaluation, Value
 from .reader import read
 from .safety import DEFAULT_LIMITS, Limits
@@ -65,13 +66,6 @@ def review(ev: SelfEvaluation, profile: str | rules.Profile = "auto") -> Review:
 
 def review_file(path: str | Path, profile: str | rules.Profile = "auto", limits: Limits = DEFAULT_LIMITS) -> Review:
     return review(read(path, limits), profile)
-
-
-def num(x: Decimal | None) -> float | int | None:
-    """A Decimal for JSON: an int when whole, else a float."""
-    if x is None:
-        return None
-    return int(x) if x == x.to_integral_value() and abs(x) < 2**53 else float(x)
 
 
 def _value(v: Value):

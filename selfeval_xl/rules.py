@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 from . import values
-from .fmt import plain
+from .fmt import percent, plain
 from .model import Indicator, Scored
 
 HUNDRED = Decimal(100)
@@ -297,7 +297,5 @@ def _qty(m) -> str:
 
 
 def _pct(x: Decimal | None) -> str:
-    if x is None:
-        return ""
-    q = x.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    return f"{plain(q)}%"
+    """Percentages in a score's basis: one decimal (96.5%)."""
+    return percent(x, "0.1")

@@ -32,12 +32,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .labels import SEVERITY_NAMES as SEVERITY_TEXT
 from .labels import finding_label, profile_title
+from .naming import REVIEWED_SUFFIXES
+from .model import severity_label, severity_rank
 from .store import load_facts, load_reviews
 
 RUN_JSON = "run.json"
-SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}  # findings are listed errors first
 
 PROJECT_COLUMNS: dict[str, str] = {
     "input": "str", "sheet": "str", "project_index": "Int64", "department": "str", "project": "str", "year": "Int64",
@@ -214,7 +214,7 @@ def records(run: dict, outbox: Path | None = None, indicators: bool = False) -> 
             base = {"input": rel, "sheet": _text(p.get("sheet") or review.get("sheet")), "project_index": i,
                     "department": _text(info.get("department")), "project": _text(info.get("name")),
                     "year": _year(info.get("year"))}
-            workbook = _output(outputs, ".复核.xlsx")
+            workbook = _output(outputs, REVIEWED_SUFFIXES[0])
             items = p.get("finding_items") or review.get("findings") or []
             row = {**base, "profile": profile, "form_title": form_title(profile) if profile else "",
                    "self_score": self_score, "stated": stated, "self_sum": self_sum, "computed": computed, "final": final,
@@ -239,7 +239,7 @@ def records(run: dict, outbox: Path | None = None, indicators: bool = False) -> 
             for f in items:
                 key = cell_row(f.get("cell"))
                 findings.append({**base, "severity": _text(f.get("severity")),
-                                 "severity_text": SEVERITY_TEXT.get(f.get("severity"), _text(f.get("severity"))),
+                                 "severity_text": severity_label(f.get("severity"), _text(f.get("severity"))),
                                  "code": _text(f.get("code")), "label": finding_label(_text(f.get("code")), _text(f.get("severity"))), "cell": _text(f.get("cell")),
                                  "indicator": by_row.get(key, "") if key else "", "message": _text(f.get("message")),
                                  "workbook": workbook})
@@ -259,7 +259,7 @@ def records(run: dict, outbox: Path | None = None, indicators: bool = False) -> 
                                  "completion": _num(ind.get("completion")), "basis": _text(ind.get("basis")),
                                  "findings": ",".join(dict.fromkeys(codes.get(cell_row(ind.get("cell")), [])))})
     _mark_duplicates(projects)
-    findings.sort(key=lambda f: (SEVERITY_RANK.get(f["severity"], 9), f["input"], f["project_index"]))
+    findings.sort(key=lambda f: (severity_rank(f["severity"]), f["input"], f["project_index"]))
     return Records(projects, findings, files, inds, run)
 
 

@@ -27,12 +27,13 @@ WORD_KINDS = ("docx", "doc")
 
 def review_word_into(src: Path, folder: Path, options):
     """``pipeline.review_into`` for a Word input (sniffed as docx/doc)."""
-    from .docx_review import reviewed_docx_name, write_reviewed_docx
+    from .docx_review import write_reviewed_docx
+    from .naming import report_name, reviewed_docx_name, reviewed_name
     from .pipeline import JobResult, ProjectOutput
     from .reader import read_all
     from .review import review
     from .safety import sniff
-    from .writeback import reviewed_name, write_reviewed
+    from .writeback import write_reviewed
 
     src, folder = Path(src), Path(folder)
     with tempfile.TemporaryDirectory(prefix="selfeval-word-") as tmp:
@@ -57,7 +58,7 @@ def review_word_into(src: Path, folder: Path, options):
         project.outputs.append(Path(write_reviewed(book_review, book, folder / reviewed_name(src), source_name=src.name,
                                                    notices=(note,))).name)
     if options.report:
-        from .report import render_report, report_name
+        from .report import render_report
 
         project.outputs.append(Path(render_report(r, folder / report_name(src), template=options.template,
                                                   findings=options.findings, fonts=options.fonts)).name)

@@ -31,18 +31,19 @@ from typing import Mapping, Sequence
 from lxml import etree
 
 from . import grids, office, safety
+from .fmt import columns
 from .fsutil import atomic_write_bytes
-from .model import Finding, Review, Scored
+from .model import SEVERITIES, Finding, Review, Scored, severity_label, severity_rank
 from .ooxml import CT, NS, RT, Package, parse, serialize
 from .ooxml.comments import Notes
 from .ooxml.sheet import FORMULA_START, MAX_COL, Worksheet, clean_text, col_letter, range_bounds, split_ref
 from .ooxml.styles import Styles
+from .naming import COMMENT_MARK, is_reviewed, reviewed_name  # noqa: F401  (public here: callers import it)
 from .openpyxl_losses import openpyxl_losses  # noqa: F401  (public: what an openpyxl round trip loses)
 
 __all__ = ["reviewed_name", "write_reviewed", "ADDED_HEADERS", "DECISION_HEADERS", "DECISION_CHOICES",
-           "REVIEW_SHEET", "SEVERITY_FILLS", "SEVERITY_NAMES", "openpyxl_losses"]
+           "REVIEW_SHEET", "SEVERITY_FILLS", "openpyxl_losses"]
 
-REVIEWED_MARK = ".复核"
 REVIEW_SHEET = "复核结果"
 # The appended columns: header text and width. The first header is how a later run
 # recognises its own columns, so it must never change.
@@ -62,11 +63,8 @@ DECISION_HEADERS = tuple(h for h, _ in DECISION_COLUMNS)
 DECISION_CHOICES = ("采纳规则得分", "维持自评分")
 ALL_COLUMNS = ADDED_COLUMNS + DECISION_COLUMNS
 SEVERITY_FILLS = {"error": "FFC7CE", "warning": "FFEB9C", "info": "DDEBF7"}
-SEVERITY_NAMES = {"error": "错误", "warning": "警告", "info": "提示"}
-SEVERITY_ORDER = ("error", "warning", "info")
 # Comments we add start with this line, so a later run can take them off again without
 # touching a comment the office wrote itself.
-COMMENT_MARK = "【复核】"
 COMMENT_AUTHOR = "selfeval-xl"
 CONVERTED_SUFFIXES = {".xls", ".et", ".ods"}
 
@@ -76,30 +74,6 @@ DIFF_FORMAT = "+0.00;-0.00;0.00"
 LINK_COLOR = "0563C1"
 MACRO_MAIN = b"application/vnd.ms-excel.sheet.macroEnabled.main+xml"
 PLAIN_MAIN = b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
-
-
-# --------------------------------------------------------------------------- names
-
-
-def reviewed_name(source: Path) -> str:
-    """``<stem>.复核.xlsx`` for a submitted workbook.
-
-    ``.xlsm`` stays ``.xlsm`` (its macros are kept); ``.xls``/``.et``/``.ods`` become ``.xlsx``
-    (they are converted). A file that already is a reviewed workbook keeps its name, so
-    reviewing it again replaces it rather than producing ``X.复核.复核.xlsx``.
-    """
-    source = Path(source)
-    stem = source.stem
-    if stem.endswith(REVIEWED_MARK):
-        stem = stem[: -len(REVIEWED_MARK)]
-    suffix = ".xlsm" if source.suffix.lower() == ".xlsm" else ".xlsx"
-    from .fsutil import fit_name
-
-    return fit_name(stem, f"{REVIEWED_MARK}{suffix}")  # a long stem is shortened by bytes, kept unique
-
-
-def _is_reviewed(path: Path) -> bool:
-    return Path(path).stem.endswith(REVIEWED_MARK)
 
 
 # --------------------------------------------------------------------------- entry point
@@ -128,7 +102,7 @@ def write_reviewed(reviews: Review | Sequence[Review], source: Path, target: Pat
     if not reviews:
         raise ValueError("没有可写入的复核结果")
     source, target = Path(source), Path(target)
-    if _same_file(source, target) and not _is_reviewed(source):
+    if _same_file(source, target) and not is_reviewed(source):
         raise ValueError(f"复核版不能覆盖原文件：{source.name}")
     with tempfile.TemporaryDirectory(prefix="selfeval-wb-") as tmp:
         base, opened, rebuilt = _open(source, target, Path(tmp))
@@ -309,7 +283,7 @@ def _guess_widths(ws, grid) -> None:
         if (row, col) in merged:
             continue
         text = grids.cell_text(value).split("\n")[0]
-        longest[col] = max(longest.get(col, 0), _display_width(text))
+        longest[col] = max(longest.get(col, 0), columns(text))
     for col, n in longest.items():
         ws.column_dimensions[get_column_letter(col)].width = min(max(8, n + 2), 50)
 
@@ -576,13 +550,8 @@ def _basis_width(review: Review, minimum: float) -> float:
     The form's rows have no stored height, and LibreOffice does not grow them for wrapped
     text, so a narrow wrapped column would show half sentences.
     """
-    longest = max((_display_width(s.basis) for s in review.scored), default=0)
+    longest = max((columns(s.basis) for s in review.scored), default=0)
     return float(min(max(minimum, longest + 2), 100))
-
-
-def _display_width(text: str) -> int:
-    """Width in Excel character units: CJK and full-width characters count double."""
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text or "")
 
 
 def _write_indicator_row(book: _Book, ws: Worksheet, row: int, first: int, scored: Scored,
@@ -681,7 +650,7 @@ def _mark_findings(book: _Book, findings: list[Finding]) -> None:
                 ws.put(row, col, None, style)
             else:
                 cell.set("s", str(style))
-        lines = [f"[{SEVERITY_NAMES.get(f.severity, f.severity)}] {clean_text(f.message)}" for f in found]
+        lines = [f"[{severity_label(f.severity)}] {clean_text(f.message)}" for f in found]
         book.notes_of(sheet).add(coord, COMMENT_MARK + "\n" + "\n".join(lines), COMMENT_AUTHOR)
 
 
@@ -786,7 +755,7 @@ class _ReviewSheet:
         return row
 
     def fit(self, row: int, value: str, width: float) -> None:
-        lines = sum(max(1, -(-_display_width(part) // int(width - 1))) for part in str(value).split("\n"))
+        lines = sum(max(1, -(-columns(part) // int(width - 1))) for part in str(value).split("\n"))
         if lines > 1:
             self.heights[row] = LINE_HEIGHT * lines + 2
 
@@ -907,14 +876,14 @@ def _categories(out: _ReviewSheet, review: Review) -> None:
 
 def _findings(out: _ReviewSheet, review: Review) -> None:
     counts = review.severity_counts()
-    summary = "，".join(f"{SEVERITY_NAMES[s]} {counts.get(s, 0)}" for s in SEVERITY_ORDER)
+    summary = "，".join(f"{s.label} {counts.get(s, 0)}" for s in SEVERITIES)
     out.line(f"复核发现 {len(review.findings)} 条：{summary}", bold=True)
     if not review.findings:
         out.line("未发现问题。")
         return
     out.line("序号", "代码", "级别", "单元格", "说明", bold=True)
     for i, f in enumerate(_by_severity(review.findings), start=1):
-        row = out.line(i, f.code, SEVERITY_NAMES.get(f.severity, f.severity), f.cell, f.message)
+        row = out.line(i, f.code, severity_label(f.severity), f.cell, f.message)
         out.set(row, 1, i, _Look(horizontal="center"))
         out.set(row, 5, f.message, _Look(wrap=True))
         out.fit(row, f.message, REVIEW_WIDTHS[4])
@@ -926,8 +895,7 @@ def _findings(out: _ReviewSheet, review: Review) -> None:
 
 def _by_severity(findings) -> list[Finding]:
     """Errors first, then warnings, then notes; within each, the order the checks gave."""
-    rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}
-    return sorted(findings, key=lambda f: rank.get(f.severity, len(rank)))
+    return sorted(findings, key=lambda f: severity_rank(f.severity))
 
 
 def _link_location(ref: str) -> str | None:
