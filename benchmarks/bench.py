@@ -502,7 +502,8 @@ _WRAPPER = (
 )
 
 
-def run_batch(inbox: Path, outbox: Path, jobs: int, extra: list[str] = (), checkpoint: int = 0) -> dict:
+def run_batch(inbox: Path, outbox: Path, jobs: int, extra: list[str] = (), checkpoint: int = 0,
+              env: dict | None = None) -> dict:
     """One ``selfeval-xl run`` into a fresh outbox: wall time, exit code, peak RSS of main and workers."""
     shutil.rmtree(outbox, ignore_errors=True)
     cmd = cli_command() + ["run", str(inbox), "-o", str(outbox), "-j", str(jobs), "-q", *extra]
@@ -517,7 +518,7 @@ def run_batch(inbox: Path, outbox: Path, jobs: int, extra: list[str] = (), check
     cpu0 = cpu_busy()
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", _WRAPPER, str(usage_file), *cmd],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     mon = PeakMonitor(proc.pid, checkpoint=checkpoint, outputs=finished)
     mon.start()
     out, err = proc.communicate()
@@ -695,6 +696,108 @@ def measure_startup(repeat: int) -> dict:
         "worker_loaded": loaded_heavy(worker_code),
         "offenders": import_offenders(worker_code),
     }
+
+
+# ---- worker start method (issue 16) ---------------------------------------------------------
+
+def worker_first_file(method: str, sample: Path, work: Path, repeat: int) -> dict:
+    """A fresh one-worker pool of ``method`` per repeat, one sample file each: the worker's own
+    CPU seconds from its start to ready for its first file (``process_time`` in the worker: a
+    forked worker counts from its fork), and the wall time from pool start to the first result."""
+    from selfeval_xl import batch
+
+    cpu, wall = [], []
+    config = {"profile": "auto", "template": None, "report": True, "max_memory_mb": 0, "timeout": 300}
+    for i in range(repeat):
+        stage = work / f"first-{method}-{i}"
+        shutil.rmtree(stage, ignore_errors=True)
+        task = {"source": str(sample), "rel": sample.name, "report": True, "findings": True, "staging": str(stage), "index": 0}
+        got: list[dict] = []
+        t = time.perf_counter()
+        batch._Pool(1, config, 300, method=method).run([task], lambda _t, res: got.append(res))
+        wall.append(time.perf_counter() - t)
+        if got and got[0].get("worker"):
+            cpu.append(got[0]["worker"]["startup_cpu_s"])
+            assert got[0]["worker"]["start_method"] == method, got[0]["worker"]
+        shutil.rmtree(stage, ignore_errors=True)
+    return {"cpu": cpu, "wall": wall}
+
+
+def preload_cpu(repeat: int) -> float:
+    """CPU seconds a fresh interpreter spends importing batch.WORKER_PRELOAD (paid once per run by
+    the fork server), over a bare interpreter."""
+    import resource
+
+    from selfeval_xl import batch
+
+    def cpu_of(code: str) -> float:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+    code = "import importlib\n" + "".join(f"importlib.import_module({m!r})\n" for m in batch.WORKER_PRELOAD)
+    return statistics.median(cpu_of(code) for _ in range(repeat)) - statistics.median(cpu_of("pass") for _ in range(repeat))
+
+
+def measure_workers(files: list[Path], n: int, out: Path, repeat: int) -> dict:
+    """Worker start cost and ``run -j 1`` / ``-j 2`` for spawn and forkserver, alternating, same run."""
+    from selfeval_xl import batch
+
+    methods = ["spawn"] + (["forkserver"] if "forkserver" in __import__("multiprocessing").get_all_start_methods() else [])
+    work = out / "work-workers"
+    work.mkdir(parents=True, exist_ok=True)
+    res: dict = {"n": n, "methods": methods, "first": {}, "runs": {m: {"j1": [], "j2": []} for m in methods},
+                 "preload_cpu": preload_cpu(3) if "forkserver" in methods else None}
+    for m in methods:
+        log(f"workers: first file, {m} × {repeat}")
+        res["first"][m] = worker_first_file(m, files[0], work, repeat)
+    inbox = subset_inbox(files, n, out / f"inbox_workers_{n}")
+    for rep in range(repeat):
+        for j in (1, 2):
+            for m in methods:
+                env = {**os.environ, batch.START_METHOD_ENV: m}
+                r = run_batch(inbox, out / f"outbox_workers_{m}_j{j}", j, env=env)
+                res["runs"][m][f"j{j}"].append(r)
+                log(f"workers: {m} -j {j} repeat {rep + 1}: {r['wall']:.1f}s ok={r.get('ok')}/{r.get('files')} "
+                    f"cores ours {r['cores_ours']:.2f} others {r['cores_others']:.2f}")
+    return res
+
+
+def workers_table(w: dict) -> str:
+    rows = []
+    n = w["n"]
+    for m in w["methods"]:
+        f = w["first"][m]
+        rows.append((f"{m}: worker CPU s from start to its first file (imports, profile, template)", f"{med(f['cpu']):.3f}",
+                     spread(f["cpu"], 1, "{:.3f}"), "", ""))
+        rows.append((f"{m}: wall s from pool start to the first file's result", f"{med(f['wall']):.2f}", spread(f["wall"], 1, "{:.2f}"), "", ""))
+    if w.get("preload_cpu") is not None:
+        rows.append(("forkserver: CPU s of the preload, paid once per run by the fork server", f"{w['preload_cpu']:.3f}", "", "", ""))
+    if len(w["methods"]) == 2:
+        a, b = (med(w["first"][m]["cpu"]) for m in w["methods"])
+        rows.append(("ratio: worker start CPU forkserver ÷ spawn", "", "", "spawn", f"{b / a:.2f}" if a else "n/a"))
+    for m in w["methods"]:
+        t1 = [r["wall"] for r in w["runs"][m]["j1"]]
+        t2 = [r["wall"] for r in w["runs"][m]["j2"]]
+        ok = all(batch_ok(r) for r in w["runs"][m]["j1"] + w["runs"][m]["j2"])
+        rows.append((f"{m}: run -j 1, N={n} (workbooks/s)", f"{n / med(t1):.2f}", spread([n / t for t in t1], 1, "{:.2f}"), "wall s", f"{med(t1):.1f}"))
+        rows.append((f"{m}: run -j 2, N={n} (workbooks/s)", f"{n / med(t2):.2f}", spread([n / t for t in t2], 1, "{:.2f}"), "wall s", f"{med(t2):.1f}"))
+        sp = [x / y for x, y in zip(t1, t2)]
+        rows.append((f"{m}: speed-up -j 2 ÷ -j 1" + ("" if ok else " (RUNS FAILED)"), "", spread(sp, 1, "{:.2f}"), "-j 1", f"{med(sp):.2f}"))
+        for j in ("j1", "j2"):
+            # forkserver: its workers are the fork server's children, never reaped by the CLI, so
+            # RUSAGE_CHILDREN misses them and "ours" is undercounted (the machine total is right)
+            rows.append((f"{m}: -{j[0]} {j[1]} CPU cores used by the run / by others meanwhile"
+                         + (" (ours undercounted: workers not in rusage)" if m == "forkserver" else ""), "", "", "",
+                         f"{med([r['cores_ours'] for r in w['runs'][m][j]]):.2f} / {med([r['cores_others'] for r in w['runs'][m][j]]):.2f}"))
+    if len(w["methods"]) == 2:
+        for j in ("j1", "j2"):
+            s_, f_ = ([r["wall"] for r in w["runs"][m][j]] for m in w["methods"])
+            rr = [a / b for a, b in zip(s_, f_)]
+            rows.append((f"ratio: run -{j[0]} {j[1]} throughput forkserver ÷ spawn", "", spread(rr, 1, "{:.2f}"), "spawn", f"{med(rr):.2f}"))
+    return "\n".join(["| measure | median | spread (min–max) | vs | ratio / value |", "|---|---:|---:|---|---:|",
+                      *[f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]])
 
 
 # ---- the table -----------------------------------------------------------------------------
@@ -939,7 +1042,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline", metavar="REF", help="also measure the in-process pipeline of git REF (e.g. main) "
                     "on the same inputs in this run: its tree is exported and run in a subprocess")
     ap.add_argument("--inprocess-json", type=Path, help=argparse.SUPPRESS)  # the baseline subprocess writes here
+    ap.add_argument("--workers", action="store_true", help="only the worker start-method comparison (issue 16): "
+                    "start cost to the first file and run -j 1 / -j 2 under spawn and forkserver (N default 64)")
     args = ap.parse_args(argv)
+    if args.workers:
+        n = args.n or 64
+        out = args.out.resolve()
+        out.mkdir(parents=True, exist_ok=True)
+        load0 = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        files, _large = generate(out, n)
+        w = measure_workers(files, n, out, args.batch_repeat or 2)
+        print(f"## Worker start method — {_dt.datetime.now():%Y-%m-%d %H:%M}\n\nnproc {os.cpu_count()}; load average "
+              f"{load0} before, {' '.join(f'{x:.2f}' for x in os.getloadavg())} after; N={n}, repeats={args.batch_repeat or 2}.\n\n"
+              + workers_table(w))
+        (out / "workers.json").write_text(json.dumps(w, ensure_ascii=False, indent=1, default=str))
+        return 0
     args.n = args.n or (40 if args.quick else 200)
     args.repeat = args.repeat or (2 if args.quick else 3)
     args.batch_repeat = args.batch_repeat or 1

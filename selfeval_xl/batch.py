@@ -8,11 +8,23 @@ Design decisions
 - **Own process pool, not ProcessPoolExecutor.** A running future cannot be cancelled, so a hung
   worker could never be stopped, and one dead worker breaks the whole executor
   (BrokenProcessPool fails every pending file). ``_Pool`` keeps N long-lived
-  ``multiprocessing.Process`` workers (``spawn`` context everywhere: same behaviour on Linux and
-  Windows, no forked locks), one duplex Pipe each. The parent waits on pipes and process
+  ``multiprocessing.Process`` workers, one duplex Pipe each. Start method: see
+  ``worker_start_method`` (``forkserver`` with preloaded modules on POSIX, ``spawn`` on Windows). The parent waits on pipes and process
   sentinels; a worker past the per-file deadline is killed and replaced (TIMEOUT), a worker
   that dies is replaced (CRASHED). Workers ignore SIGINT: Ctrl-C reaches the parent only,
   which kills them.
+- **Workers start warm (issue 16).** On POSIX the pool uses the ``forkserver`` context with
+  ``WORKER_PRELOAD`` (the pipeline, reader, layouts, rules, writer, report, docxtpl, openpyxl, lxml,
+  Pillow - never pandas, which stays in the parent) imported once in the fork server; each
+  worker is forked from that warmed server and pays only its own init (profile, template).
+  Windows and systems without forkserver keep ``spawn``. The worker still relies on nothing
+  inherited: everything it needs comes in ``config`` and the task. A fork server captures the
+  environment of the moment it started, so nothing per-run is read from ``os.environ`` in a
+  worker: the fault hook's spec travels in each task. ``SELFEVAL_XL_START_METHOD`` (``spawn``,
+  ``forkserver``) overrides the choice (benchmarks, debugging).
+- **One pool for the Batch.** ``Batch.pool`` is created on first use and kept until
+  ``Batch.close()``: a ``--watch`` session starts its workers once, not once per cycle. A worker
+  that died between cycles is replaced when the next cycle starts.
 - **Always in a child process, also with ``-j 1``.** Isolation (timeout, crash, memory cap) is the
   point of the batch runner; one extra process start (~0.5 s) is cheap next to that.
 - **Timing starts when a file is handed to a ready worker**, so worker start-up (imports,
@@ -82,6 +94,16 @@ from .safety import DEFAULT_LIMITS, SPREADSHEET_SUFFIXES, WORD_SUFFIXES
 from .summary import RUN_JSON_NAME, SUMMARY_NAME, load_run_json
 
 FAULT_ENV = "SELFEVAL_XL_FAULT"
+START_METHOD_ENV = "SELFEVAL_XL_START_METHOD"  # override of worker_start_method(): spawn | forkserver
+# Imported once in the fork server (POSIX), so that every worker starts with them loaded.
+# Never pandas: it is the parent's (overview), a worker must not pay for it.
+WORKER_PRELOAD = (
+    "selfeval_xl.batch", "selfeval_xl.pipeline", "selfeval_xl.reader", "selfeval_xl.layout",
+    "selfeval_xl.rules", "selfeval_xl.review", "selfeval_xl.checks", "selfeval_xl.decisions",
+    "selfeval_xl.safety", "selfeval_xl.grids", "selfeval_xl.writeback", "selfeval_xl.report", "selfeval_xl.chart",
+    "selfeval_xl.word_review", "selfeval_xl.fsutil",
+    "docxtpl", "openpyxl", "lxml.etree", "jinja2", "PIL.Image", "python_calamine",
+)
 DEFAULT_MAX_MEMORY_MB = 2048
 STARTUP_TIMEOUT = 120.0  # seconds a worker may take to import everything and load the template
 STAGING_PREFIX = ".selfeval-staging-"
@@ -381,9 +403,30 @@ def _limit_memory(mb: int | None) -> str:
     return f"内存上限 {mb} MB"
 
 
-def _fault(name: str) -> None:
-    """Test-only fault injection, see the module docstring."""
-    spec = os.environ.get(FAULT_ENV)
+def worker_start_method() -> str:
+    """How batch workers are started: ``forkserver`` where the platform has it (POSIX), else
+    ``spawn`` (Windows). ``SELFEVAL_XL_START_METHOD=spawn|forkserver`` overrides it; an
+    unavailable choice falls back to ``spawn``. The one place this is decided."""
+    methods = multiprocessing.get_all_start_methods()
+    want = os.environ.get(START_METHOD_ENV, "").strip().lower()
+    if want in ("spawn", "forkserver") and want in methods:
+        return want
+    return "forkserver" if "forkserver" in methods and os.name == "posix" else "spawn"
+
+
+def worker_context(method: str | None = None):
+    """The multiprocessing context for ``method`` (default ``worker_start_method()``); a fork
+    server gets ``WORKER_PRELOAD`` (effective when it starts, i.e. at the first worker of the
+    process)."""
+    ctx = multiprocessing.get_context(method or worker_start_method())
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(list(WORKER_PRELOAD))
+    return ctx
+
+
+def _fault(name: str, spec: str | None = None) -> None:
+    """Test-only fault injection, see the module docstring. ``spec`` comes with the task (read
+    from the parent's environment when the task was made), never from the worker's environment."""
     if not spec:
         return
     for item in spec.split(";"):
@@ -435,7 +478,7 @@ def process_file(task: dict, state: dict) -> dict:
     result: dict = {"status": "failed", "error": None, "staged": [], "totals": None, "findings": None,
                     "project": None, "finding_items": None, "restart": False}
     try:
-        _fault(src.name)
+        _fault(src.name, task.get("fault"))
         if task.get("root") and not task.get("follow_links") and not _inside(src.resolve(), Path(task["root"])):
             raise ReadError("UNSAFE_CONTENT", "该文件是指向输入文件夹之外的符号链接（可能在处理前被改动），未处理；确需处理请加 --follow-links", name)
         from .fsutil import sha256
@@ -532,6 +575,7 @@ def _cpu_backstop(seconds: float | None) -> None:
 
 def _worker_main(conn, config: dict) -> None:
     """Entry point of a worker process (module level: picklable under spawn)."""
+    warm = [m for m in WORKER_PRELOAD if m in sys.modules]  # before init: what the start method gave us
     _die_with_parent()
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
@@ -551,6 +595,11 @@ def _worker_main(conn, config: dict) -> None:
             conn.send(("init_error", detail[:500]))
         finally:
             return
+    # how this process was made (the Process subclass of its context), and by whom: under
+    # forkserver the parent is the fork server, not the batch
+    state["worker"] = {"pid": os.getpid(), "ppid": os.getppid(),
+                       "start_method": getattr(multiprocessing.current_process(), "_start_method", None),
+                       "preloaded": warm, "startup_cpu_s": round(time.process_time(), 4)}
     conn.send(("ready", note))
     while True:
         try:
@@ -559,8 +608,14 @@ def _worker_main(conn, config: dict) -> None:
             return
         if task is None:
             return
+        if task == "ping":  # a kept worker asked whether it is still alive (next --watch cycle)
+            conn.send(("pong", None))
+            continue
+        if task.get("umask") is not None:  # the parent's, now: a fork server keeps the one it started with
+            os.umask(task["umask"])
         _cpu_backstop(config.get("timeout"))
         result = process_file(task, state)
+        result["worker"] = state["worker"]
         try:
             conn.send(("done", result))
         except (OSError, ValueError):
@@ -596,12 +651,13 @@ def _exit_text(code: int | None) -> str:
 class _Pool:
     """N worker processes; per-task deadline; dead or late workers are killed and replaced."""
 
-    def __init__(self, jobs: int, config: dict, timeout: float):
-        self.ctx = multiprocessing.get_context("spawn")
+    def __init__(self, jobs: int, config: dict, timeout: float, method: str | None = None):
+        self.ctx = worker_context(method)
         self.jobs = jobs
         self.config = config
         self.timeout = timeout
         self.start_failures = 0
+        self.slots: list[_Slot] = []  # kept between run() calls (idle workers) until close()
 
     def _spawn(self) -> _Slot:
         parent, child = self.ctx.Pipe(duplex=True)
@@ -632,9 +688,46 @@ class _Pool:
         except OSError:
             pass
 
-    def run(self, tasks: list[dict], on_result: Callable[[dict, dict], None]) -> None:
+    def close(self) -> None:
+        """Stop every worker (gracefully: they finish nothing, they are idle)."""
+        slots, self.slots = self.slots, []
+        for s in slots:
+            self._stop(s, graceful=True)
+
+    @staticmethod
+    def _unanswered(slots: list[_Slot], within: float = 10.0) -> list[_Slot]:
+        """Kept workers that are not fit for a new batch: retiring, or a ready one that does not
+        answer a ping (dead: its pipe ends). Still-starting ones are left to the run loop."""
+        bad = [s for s in slots if s.retiring or not s.proc.is_alive()]
+        asked = {}
+        for s in slots:
+            if s not in bad and s.ready:
+                try:
+                    s.conn.send("ping")
+                    asked[s.conn] = s
+                except (OSError, ValueError):
+                    bad.append(s)
+        deadline = time.monotonic() + within
+        while asked and time.monotonic() < deadline:
+            for c in _mp_wait(list(asked), deadline - time.monotonic()):
+                s = asked.pop(c)
+                try:
+                    kind, _ = c.recv()
+                except (EOFError, OSError):
+                    kind = None
+                if kind != "pong":
+                    bad.append(s)
+        return bad + list(asked.values())
+
+    def run(self, tasks: list[dict], on_result: Callable[[dict, dict], None], keep: bool = False) -> None:
+        """Process ``tasks``; ``keep``: leave the idle workers running for the next call
+        (``close()`` ends them), else stop them at the end."""
         pending = deque(tasks)
-        slots = [self._spawn() for _ in range(min(self.jobs, len(pending)))]
+        slots = self.slots
+        for s in self._unanswered(slots):  # died while idle (kill -9 between --watch cycles) or retiring
+            slots.remove(s)
+            self._stop(s, graceful=False)
+        slots.extend(self._spawn() for _ in range(min(self.jobs, len(pending)) - len(slots)))
         startup_error: str | None = None
         ok = False
         try:
@@ -704,8 +797,14 @@ class _Pool:
                 on_result(task, _failed(task, "CRASHED", detail))
             ok = True
         finally:
-            for s in slots:
-                self._stop(s, graceful=ok)
+            if ok and keep:
+                for s in [s for s in slots if s.retiring or s.task is not None]:
+                    slots.remove(s)
+                    self._stop(s, graceful=False)
+            else:
+                self.slots = []
+                for s in slots:
+                    self._stop(s, graceful=ok)
 
 
 def _failed(task: dict, code: str, detail: str) -> dict:
@@ -805,7 +904,8 @@ class Batch:
     --watch session), on the names actually written; run.json's output hashes are the only
     ground for reuse; an input is written to the journal before its outputs are replaced."""
 
-    def __init__(self, inbox: Path, outbox: Path, options: Options, previous: dict | None = None):
+    def __init__(self, inbox: Path, outbox: Path, options: Options, previous: dict | None = None,
+                 keep_workers: bool = False):
         self.inbox = Path(inbox)
         self.outbox = Path(outbox)
         self.options = options
@@ -816,6 +916,14 @@ class Batch:
         for rel in self._journaled():  # a killed run was replacing these: their entries describe nothing
             self.prev_entries.pop(rel, None)
         self.claims: dict[tuple[str, str], str] = {}  # (folder, casefolded name) -> input
+        self.keep_workers = keep_workers  # --watch: one pool for the whole session (close() ends it)
+        self.pool: _Pool | None = None
+
+    def close(self) -> None:
+        """End the workers kept for the session (``keep_workers``)."""
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.close()
 
     # -- journal
     def _journaled(self) -> set[str]:
@@ -956,6 +1064,8 @@ class Batch:
         progress = progress or Progress(0, False)
         tasks: list[dict] = []
         root = str(self.inbox.resolve())
+        umask = os.umask(0o022)  # read (and put back): outputs follow this process's umask
+        os.umask(umask)
 
         # .xlsx/.xlsm claim their output names first: next to a.xlsx, a.xls (→ a.复核.xlsx) yields
         for src in sorted(files, key=lambda p: (p.suffix.lower() not in NATIVE_SUFFIXES, rel_of(p, self.inbox))):
@@ -983,6 +1093,8 @@ class Batch:
             tasks.append({"source": os.path.abspath(src), "rel": rel, "report": o.report, "size": size,
                           "findings": o.findings, "fonts": o.fonts, "max_memory_mb": o.max_memory_mb,
                           "reuse_sha": self._reusable_sha(rel), "root": root, "follow_links": o.follow_links,
+                          "fault": os.environ.get(FAULT_ENV) or None,  # test hook: read here, never in the worker
+                          "umask": umask,
                           "previous_reviewed": str(self.outbox / parent / names[0])})  # decisions to carry over
         tasks.sort(key=lambda t: t["rel"])
         for i, t in enumerate(tasks):
@@ -1006,7 +1118,9 @@ class Batch:
                   "timeout": o.timeout}
         try:
             if tasks:
-                _Pool(o.jobs, config, o.timeout).run(tasks, on_result)
+                pool = self.pool or _Pool(o.jobs, config, o.timeout)
+                self.pool = pool if self.keep_workers else None
+                pool.run(tasks, on_result, keep=self.keep_workers)
             if held:
                 self._pdf(held, staging_root, done, progress)
         finally:
@@ -1335,7 +1449,7 @@ def watch(inbox: Path, outbox: Path, options: Options, out: TextIO | None = None
     interval = options.poll_interval if interval is None else interval
     settle = options.settle if settle is None else settle
     outbox.mkdir(parents=True, exist_ok=True)
-    batch = Batch(inbox, outbox, options, load_run_json(outbox / RUN_JSON_NAME))
+    batch = Batch(inbox, outbox, options, load_run_json(outbox / RUN_JSON_NAME), keep_workers=True)
     state: dict[str, dict] = {}
     processed: dict[str, tuple[int, int] | None] = {}  # input -> signature when last processed
     seen: dict[str, list] = {}  # input -> [signature, polls unchanged]
@@ -1416,6 +1530,8 @@ def watch(inbox: Path, outbox: Path, options: Options, out: TextIO | None = None
                     save(True)
         except KeyboardInterrupt:
             interrupted = True
+        finally:
+            batch.close()  # the session's workers (kept across cycles)
         entries = list(state.values())
         save(False)
     if options.overview:
