@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .labels import finding_label, profile_title
-from .naming import REVIEWED_SUFFIXES
+from .naming import REPORT_SUFFIX, REVIEWED_SUFFIXES
 from .model import severity_label, severity_rank
 from .store import load_facts, load_reviews
 
@@ -224,7 +224,7 @@ def records(run: dict, outbox: Path | None = None, indicators: bool = False) -> 
                    "budget": budget, "paid": paid, "execution_rate": rate,
                    "errors": int(counts.get("error") or 0), "warnings": int(counts.get("warning") or 0),
                    "infos": int(counts.get("info") or 0), "duplicate": False, "duplicate_of": "",
-                   "workbook": workbook, "report": _output(outputs, ".docx"), "unchanged": bool(entry.get("unchanged")),
+                   "workbook": workbook, "report": _output(outputs, REPORT_SUFFIX), "unchanged": bool(entry.get("unchanged")),
                    "_dup_finding": any(f.get("code") == "DUPLICATE_PROJECT" for f in items),
                    # the batch's own verdict (batch.mark_duplicates: also 副本 names), which mail follows
                    "_dup_of": p.get("duplicate_of") or entry.get("duplicate_of") or ""}

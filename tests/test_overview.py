@@ -355,3 +355,14 @@ def test_report_tables_numbered_in_order_of_appearance(tmp_path):
     assert [r["diff"] for r in ctx["largest"]["rows"]] == ["-2", "-1"]
     assert ctx["comparison"] is None and ctx["advice_number"] == "六"
     assert ctx["title"] == "2020年度项目支出绩效自评复核汇总报告"
+
+
+def test_a_word_inputs_report_link_is_the_report_not_the_commented_copy():
+    """A Word input's outputs list the commented document (X.复核.docx) first; 汇总's 自评价报告
+    column must point at X.自评价报告.docx."""
+    run = {"files": [{"input": "申报.docx", "status": "ok",
+                      "outputs": ["申报.复核.docx", "申报.复核.xlsx", "申报.自评价报告.docx"],
+                      "projects": [{"project": {"name": "甲项目", "department": "甲局"}, "totals": {}}]}]}
+    [row] = records(run).projects
+    assert row["report"] == "申报.自评价报告.docx"
+    assert row["workbook"] == "申报.复核.xlsx"
