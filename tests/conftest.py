@@ -4,9 +4,7 @@ from __future__ import annotations
 import copy
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -31,22 +29,72 @@ def soffice() -> str | None:
 
 
 def convert(src: Path, fmt: str, outdir: Path) -> Path:
-    """Convert with LibreOffice headless (own profile dir; output existence checked, not rc)."""
-    exe = soffice()
-    profile = Path(tempfile.mkdtemp(prefix="lo-profile-"))
-    try:
-        subprocess.run([exe, f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", fmt,
-                        "--outdir", str(outdir), str(src)], capture_output=True, timeout=180)
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
-    out = outdir / (src.stem + "." + fmt.split(":")[0])
-    assert out.exists(), f"LibreOffice did not produce {out}"
+    """One file through ``office.convert`` (the tool's own LibreOffice call); the output must exist."""
+    from selfeval_xl import office
+
+    soffice()
+    out = office.convert([src], fmt, outdir, timeout=180)[Path(src)]
+    assert out is not None, f"LibreOffice did not produce {Path(outdir) / (Path(src).stem + '.' + fmt.split(':')[0])}"
     return out
+
+
+_OFFICE_CALL = r"(?<![\w.])({names})\(|\boffice\.(convert|to_pdf)\("
+
+
+def _office_defs(module) -> set[str]:
+    """Top-level functions of a test module that run LibreOffice, directly or through another
+    function or fixture of the same module (``convert``/``soffice`` here, ``office.convert``)."""
+    import ast
+    import re
+
+    path = Path(module.__file__)
+    text = path.read_text(encoding="utf-8")
+    names = {"soffice"}
+    if getattr(module, "convert", None) is convert or "from conftest import convert" in text:
+        names.add("convert")
+    defs = {n.name: ast.get_source_segment(text, n) or "" for n in ast.parse(text).body
+            if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    found: set[str] = set()
+    while True:
+        pattern = re.compile(_OFFICE_CALL.format(names="|".join(map(re.escape, names | found))))
+        more = {name for name, src in defs.items() if name not in found and pattern.search(src)}
+        more |= {name for name, src in defs.items() if name not in found
+                 and any(re.search(rf"def \w+\([^)]*\b{re.escape(f)}\b", src) for f in found)}
+        if not more:
+            return found
+        found |= more
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that runs LibreOffice ``office`` (and so ``slow``), found from its source
+    and its fixtures', so the fast loop ``-m "not slow and not office"`` never starts soffice."""
+    cache: dict = {}
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is None:
+            continue
+        if module not in cache:
+            cache[module] = _office_defs(module)
+        office_defs = cache[module]
+        func = getattr(item, "originalname", item.name)
+        cls = item.cls.__name__ if getattr(item, "cls", None) else None
+        if func in office_defs or cls in office_defs or office_defs & set(item.fixturenames):
+            item.add_marker(pytest.mark.office)
+        if item.get_closest_marker("office"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
 def seed() -> dict:
     return parse_seed((DATA / "seed_suzhou_2020.txt").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def seed_docx(tmp_path_factory, seed) -> Path:
+    """The seed as a Word form (tools/build_word), built once per session: tests read it, never edit it."""
+    from build_word import build_docx
+
+    return build_docx(seed, tmp_path_factory.mktemp("word") / "苏州自评价报告.docx")
 
 
 @pytest.fixture

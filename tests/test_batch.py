@@ -24,6 +24,9 @@ from openpyxl import Workbook, load_workbook
 from conftest import SAMPLE, relayout
 from selfeval_xl import batch, cli
 
+# Every test here starts worker processes or a batch run: the full suite runs them, the fast loop does not.
+pytestmark = pytest.mark.slow
+
 STEM = SAMPLE.stem
 POSIX = os.name == "posix"
 
@@ -111,27 +114,14 @@ def _slow_workbook(dst: Path, rows: int = 8000, cols: int = 60) -> Path:
     return dst
 
 
-def _have_report() -> bool:
-    try:
-        from selfeval_xl import report  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-REPORT = _have_report()
-REPORT_ARGS = [] if REPORT else ["--no-report"]
 
 
 def _outputs(stem: str) -> list[str]:
     from selfeval_xl.writeback import reviewed_name
 
-    names = [reviewed_name(Path(stem + ".xlsx"))]
-    if REPORT:
-        from selfeval_xl.report import report_name
+    from selfeval_xl.report import report_name
 
-        names.append(report_name(Path(stem + ".xlsx")))
-    return names
+    return [reviewed_name(Path(stem + ".xlsx")), report_name(Path(stem + ".xlsx"))]
 
 
 # ---- the integration test ----------------------------------------------------------
@@ -173,7 +163,7 @@ def test_run_folder(inbox, tmp_path):
     before = _tree(inbox)
     outbox = tmp_path / "发件箱"
     t = time.perf_counter()
-    proc = _cli("run", str(inbox), "-o", str(outbox), "-j", "2", *REPORT_ARGS)
+    proc = _cli("run", str(inbox), "-o", str(outbox), "-j", "2")
     elapsed = time.perf_counter() - t
     assert proc.returncode == 1, proc.stderr
     assert elapsed < 120
@@ -211,7 +201,7 @@ def test_run_folder(inbox, tmp_path):
     assert sample["project"]["name"] == "苏州市打造先进制造业基地专项资金"
     for key in ("started", "finished"):
         assert data[key][-6] in "+-" and "T" in data[key]  # ISO 8601 with a UTC offset
-    assert data["options"]["report"] is REPORT
+    assert data["options"]["report"] is True
 
     # outputs only for the good files, the subfolder mirrored, no staging left behind
     want = {"run.json", "汇总.xlsx"}
@@ -255,7 +245,7 @@ def test_timeout_kills_worker_and_batch_goes_on(tmp_path):
     _slow_workbook(box / "a大表.xlsx")
     (box / "b文本.xlsx").write_text("不是表格", encoding="utf-8")
     t = time.perf_counter()
-    rc = cli.main(["run", str(box), "-o", str(tmp_path / "out"), "-j", "1", "--timeout", "0.5", "-q", *REPORT_ARGS])
+    rc = cli.main(["run", str(box), "-o", str(tmp_path / "out"), "-j", "1", "--timeout", "0.5", "-q"])
     assert rc == 1
     assert time.perf_counter() - t < 60
     files = _by_input(_run_json(tmp_path / "out"))
@@ -302,8 +292,6 @@ def test_memory_cap(tmp_path, monkeypatch):
 
 def test_report_failure_leaves_no_partial_set(tmp_path):
     """The workbook is written first; when the report then fails, neither output remains."""
-    if not REPORT:
-        pytest.skip("report.py not available")
     from docx import Document
 
     tpl = tmp_path / "模板.docx"
@@ -433,7 +421,7 @@ def test_watch(tmp_path):
     box.mkdir()
     outbox = tmp_path / "out"
     cmd = [sys.executable, "-m", "selfeval_xl", "run", str(box), "-o", str(outbox), "--watch", "-j", "1",
-           "--poll-interval", "0.2", "--settle", "2", *REPORT_ARGS]
+           "--poll-interval", "0.2", "--settle", "2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
     try:
         deadline = time.monotonic() + 60
@@ -521,8 +509,6 @@ def test_pdf(tmp_path):
     from conftest import soffice
 
     soffice()
-    if not REPORT:
-        pytest.skip("report.py not available")
     box = tmp_path / "in"
     (box / "子").mkdir(parents=True)
     shutil.copy2(SAMPLE, box / "子" / "a.xlsx")
