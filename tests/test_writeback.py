@@ -18,6 +18,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from conftest import convert, soffice
 from selfeval_xl import office, sources
+from selfeval_xl.ooxml import sheet_parts
 from selfeval_xl.review import review_file
 from selfeval_xl.writeback import (
     ADDED_HEADERS,
@@ -59,7 +60,7 @@ def _notes(ws) -> list[str]:
 
 def _sheet_xml(path: Path, sheet: str) -> str:
     with zipfile.ZipFile(path) as zf:
-        return zf.read(sources._sheet_parts(zf)[sheet]).decode("utf-8")
+        return zf.read(sheet_parts(zf)[sheet]).decode("utf-8")
 
 
 def _cell_xml(xml: str, coord: str) -> str:
@@ -374,8 +375,8 @@ def test_losses_are_reported(sample, tmp_path):
     assert _notes_or_empty(load_workbook(out)[REVIEW_SHEET]) == []
     with zipfile.ZipFile(src) as a, zipfile.ZipFile(out) as b:
         assert b.read("xl/drawings/drawing1.xml") == a.read("xl/drawings/drawing1.xml")
-        assert b"x14:sparklineGroups" in b.read(sources._sheet_parts(b)["自评表"])
-        assert b.read(sources._sheet_parts(b)["项目基本情况"]) == a.read(sources._sheet_parts(a)["项目基本情况"])
+        assert b"x14:sparklineGroups" in b.read(sheet_parts(b)["自评表"])
+        assert b.read(sheet_parts(b)["项目基本情况"]) == a.read(sheet_parts(a)["项目基本情况"])
 
 
 def test_detector_ignores_extension_formulas_and_pointers(sample, tmp_path):
@@ -388,7 +389,7 @@ def test_detector_ignores_extension_formulas_and_pointers(sample, tmp_path):
     src = _with_textbox_and_sparklines(sample, tmp_path / "shapes.xlsx")
     dst = tmp_path / "cf.xlsx"
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
-        part = sources._sheet_parts(zin)["自评表"]
+        part = sheet_parts(zin)["自评表"]
         for item in zin.infolist():
             data = zin.read(item.filename)
             if item.filename == part:
@@ -423,7 +424,7 @@ def _with_textbox_and_sparklines(src: Path, dst: Path) -> Path:
             b'<Relationship Id="rIdDr1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/drawing" '
             b'Target="../drawings/drawing1.xml"/></Relationships>')
     with zipfile.ZipFile(src) as zin:
-        part = sources._sheet_parts(zin)["自评表"]
+        part = sheet_parts(zin)["自评表"]
         with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
             for item in zin.infolist():
                 data = zin.read(item.filename)
@@ -442,7 +443,7 @@ def _with_bad_number(src: Path, dst: Path) -> Path:
     """A cell openpyxl refuses to load (``<v>NaN</v>``) but calamine reads: real files from
     other tools carry such values."""
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
-        part = sources._sheet_parts(zin)["项目基本情况"]
+        part = sheet_parts(zin)["项目基本情况"]
         for item in zin.infolist():
             data = zin.read(item.filename)
             if item.filename == part:
@@ -460,7 +461,7 @@ def test_unloadable_by_openpyxl_is_patched(sample, tmp_path):
         load_workbook(src)
     out = _write(src, tmp_path / "out")
     with zipfile.ZipFile(src) as a, zipfile.ZipFile(out) as b:
-        part = sources._sheet_parts(a)["项目基本情况"]
+        part = sheet_parts(a)["项目基本情况"]
         assert b.read(part) == a.read(part) and b"<v>NaN</v>" in b.read(part)
     grids = {g.name: g for g in sources.load_grids(out)}
     form = grids["自评表"]
