@@ -65,6 +65,30 @@ def _office_defs(module) -> set[str]:
         found |= more
 
 
+# Tests measured at over 1.5 s each (pytest --durations, 2 cores): whole hypothesis runs, whole
+# batch runs, many-variant sweeps. They stay in the full suite; the fast loop leaves them out.
+SLOW = {
+    "test_national.py": {"test_edited_cells_read_or_fail_cleanly", "test_mixed_folder_in_one_run", "test_drift_reads_the_same"},
+    "test_patch_writer.py": {"test_two_forms_in_one_workbook"},
+    "test_national_rules.py": {"test_any_cell_text_scores_within_0_and_weight", "test_execution_score_within_0_and_points"},
+    "test_national_checks.py": {"test_a_correctly_rounded_printed_rate_is_never_flagged"},
+    "test_writeback.py": {"test_review_of_reviewed_replaces", "test_stale_marks_removed", "test_office_comment_kept_and_ours_replaced",
+                          "test_xlsm_keeps_macros"},
+    "test_values.py": {"test_quantity_strings_parse_back", "test_display_round_trip", "test_width_and_spaces_do_not_matter",
+                       "test_one_number_with_words_is_that_number", "test_any_text_is_total"},
+    "test_manifest.py": {"test_a_real_run_keeps_every_released_key_and_fills_projects"},
+    "test_real_typing.py": {"test_check_prints_each_project_and_json_is_a_list", "test_format_read_is_fast"},
+    "test_overview.py": {"test_worker_never_imports_pandas"},
+    "test_package.py": {"test_committed_template_matches_code"},
+    "test_reader.py": {"test_formula_without_cached_value_is_reported"},
+    "test_rules.py": {"test_any_text_scores_without_error"},
+}
+# Fixtures that cost seconds to build (the seed as a Word form: ~6 s): their tests are slow.
+SLOW_FIXTURES = {"seed_docx", "docx_bytes"}
+# Modules whose every test is slow (each test sets up a batch run and its outbox).
+SLOW_MODULES = {"test_finalize.py"}
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark every test that runs LibreOffice ``office`` (and so ``slow``), found from its source
     and its fixtures', so the fast loop ``-m "not slow and not office"`` never starts soffice."""
@@ -80,6 +104,10 @@ def pytest_collection_modifyitems(config, items):
         cls = item.cls.__name__ if getattr(item, "cls", None) else None
         if func in office_defs or cls in office_defs or office_defs & set(item.fixturenames):
             item.add_marker(pytest.mark.office)
+        fname = Path(str(item.fspath)).name
+        if (fname in SLOW_MODULES or getattr(item, "originalname", item.name) in SLOW.get(fname, ())
+                or SLOW_FIXTURES & set(item.fixturenames)):
+            item.add_marker(pytest.mark.slow)
         if item.get_closest_marker("office"):
             item.add_marker(pytest.mark.slow)
 
