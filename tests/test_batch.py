@@ -17,6 +17,7 @@ import sys
 import time
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -311,7 +312,9 @@ def test_report_failure_leaves_no_partial_set(tmp_path):
 
 # ---- re-runs -----------------------------------------------------------------------
 
-def test_skip_unchanged_and_outbox_inside_inbox(tmp_path, capsys):
+@pytest.fixture
+def rerun_box(tmp_path, capsys):
+    """Two copies of the sample reviewed once into an OUTBOX inside the INBOX (which must not be walked)."""
     box = tmp_path / "in"
     box.mkdir()
     shutil.copy2(SAMPLE, box / "a.xlsx")
@@ -320,18 +323,24 @@ def test_skip_unchanged_and_outbox_inside_inbox(tmp_path, capsys):
     args = ["run", str(box), "-o", str(outbox), "-j", "1", "-q", "--no-report"]
     assert cli.main(args) == 0
     first = _by_input(_run_json(outbox))
-    assert set(first) == {"a.xlsx", "b.xlsx"}
-    out_a = outbox / "a.复核.xlsx"
-    stamp = out_a.stat().st_mtime_ns
     capsys.readouterr()
+    return SimpleNamespace(box=box, outbox=outbox, args=args, first=first, out_a=outbox / "a.复核.xlsx")
 
-    # plain re-run: everything rewritten, the OUTBOX files are not taken as inputs
-    assert cli.main(args) == 0
-    assert set(_by_input(_run_json(outbox))) == {"a.xlsx", "b.xlsx"}
-    assert out_a.stat().st_mtime_ns != stamp
+
+def test_outbox_inside_inbox_is_not_an_input(rerun_box):
+    assert set(rerun_box.first) == {"a.xlsx", "b.xlsx"}
+
+
+def test_plain_rerun_rewrites_everything_and_skips_the_outbox(rerun_box):
+    stamp = rerun_box.out_a.stat().st_mtime_ns
+    assert cli.main(rerun_box.args) == 0
+    assert set(_by_input(_run_json(rerun_box.outbox))) == {"a.xlsx", "b.xlsx"}
+    assert rerun_box.out_a.stat().st_mtime_ns != stamp
+
+
+def test_skip_unchanged_keeps_the_unchanged_file_and_reviews_the_changed(rerun_box, capsys):
+    box, outbox, args, first, out_a = rerun_box.box, rerun_box.outbox, rerun_box.args, rerun_box.first, rerun_box.out_a
     stamp = out_a.stat().st_mtime_ns
-
-    # --skip-unchanged: b changed, a not
     _drifted(box / "b.xlsx")
     capsys.readouterr()
     assert cli.main([*args, "--skip-unchanged"]) == 0
@@ -344,17 +353,24 @@ def test_skip_unchanged_and_outbox_inside_inbox(tmp_path, capsys):
     rows = {r[0]: r for r in load_workbook(outbox / "汇总.xlsx")["文件"].iter_rows(min_row=2, values_only=True)}
     assert rows["a.xlsx"][1] == "成功" and "未变化" in rows["a.xlsx"][4]
 
-    # another option that changes the outputs: processed again
-    assert cli.main([*args, "--skip-unchanged", "--no-findings"]) == 0
-    assert "unchanged" not in _by_input(_run_json(outbox))["a.xlsx"]
-    # an output deleted: processed again
-    out_a.unlink()
-    assert cli.main([*args, "--skip-unchanged", "--no-findings"]) == 0
-    assert "unchanged" not in _by_input(_run_json(outbox))["a.xlsx"] and out_a.exists()
 
-    # a file that breaks loses the outputs of its earlier version
+def test_skip_unchanged_reviews_again_when_an_option_changes_the_outputs(rerun_box):
+    assert cli.main([*rerun_box.args, "--skip-unchanged", "--no-findings"]) == 0
+    assert "unchanged" not in _by_input(_run_json(rerun_box.outbox))["a.xlsx"]
+
+
+def test_skip_unchanged_reviews_again_when_an_output_was_deleted(rerun_box):
+    args = [*rerun_box.args, "--skip-unchanged", "--no-findings"]
+    assert cli.main(args) == 0  # same options from here on: only the deletion differs
+    rerun_box.out_a.unlink()
+    assert cli.main(args) == 0
+    assert "unchanged" not in _by_input(_run_json(rerun_box.outbox))["a.xlsx"] and rerun_box.out_a.exists()
+
+
+def test_a_file_that_breaks_loses_the_outputs_of_its_earlier_version(rerun_box):
+    box, outbox, out_a = rerun_box.box, rerun_box.outbox, rerun_box.out_a
     (box / "a.xlsx").write_text("坏了", encoding="utf-8")
-    assert cli.main(args) == 1
+    assert cli.main(rerun_box.args) == 1
     assert _by_input(_run_json(outbox))["a.xlsx"]["error"]["code"] == "NOT_A_WORKBOOK"
     assert not out_a.exists() and (outbox / "b.复核.xlsx").exists()
 
