@@ -89,7 +89,7 @@ def test_table_merges_come_from_gridspan_and_vmerge(seed_docx):
 
 @pytest.mark.parametrize("drift", [
     dict(merges=False, blank_rows=(5, 12, 40, 100), leading_table=True, numbered=True),
-    pytest.param(dict(heading_style=True, numbered=True), marks=pytest.mark.slow),  # merged: a 6 s build
+    dict(heading_style=True, numbered=True),
 ])
 def test_drifted_docx_reviews_the_same(tmp_path, seed, workbook_review, drift):
     p = build_docx(seed, tmp_path / "漂移.docx", **drift)
