@@ -60,7 +60,7 @@ def _candidates() -> list[str]:
     return [c for c in out if not (c in seen or seen.add(c))]
 
 
-def _has_cjk(font: ImageFont.FreeTypeFont) -> bool:
+def has_cjk(font: ImageFont.FreeTypeFont) -> bool:
     masks = [font.getmask(ch) for ch in PROBE]
     if any(m.getbbox() is None for m in masks):
         return False
@@ -92,7 +92,7 @@ def find_cjk_font() -> tuple[str, int] | None:
             font = ImageFont.truetype(path, 24, index=index)
         except OSError:
             continue
-        if _has_cjk(font):
+        if has_cjk(font):
             return path, index
     return None
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 import copy
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -31,22 +29,105 @@ def soffice() -> str | None:
 
 
 def convert(src: Path, fmt: str, outdir: Path) -> Path:
-    """Convert with LibreOffice headless (own profile dir; output existence checked, not rc)."""
-    exe = soffice()
-    profile = Path(tempfile.mkdtemp(prefix="lo-profile-"))
-    try:
-        subprocess.run([exe, f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", fmt,
-                        "--outdir", str(outdir), str(src)], capture_output=True, timeout=180)
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
-    out = outdir / (src.stem + "." + fmt.split(":")[0])
-    assert out.exists(), f"LibreOffice did not produce {out}"
+    """One file through ``office.convert`` (the tool's own LibreOffice call); the output must exist."""
+    from selfeval_xl import office
+
+    soffice()
+    out = office.convert([src], fmt, outdir, timeout=180)[Path(src)]
+    assert out is not None, f"LibreOffice did not produce {Path(outdir) / (Path(src).stem + '.' + fmt.split(':')[0])}"
     return out
+
+
+_OFFICE_CALL = r"(?<![\w.])({names})\(|\boffice\.(convert|to_pdf)\("
+
+
+def _office_defs(module) -> set[str]:
+    """Top-level functions of a test module that run LibreOffice, directly or through another
+    function or fixture of the same module (``convert``/``soffice`` here, ``office.convert``)."""
+    import ast
+    import re
+
+    path = Path(module.__file__)
+    text = path.read_text(encoding="utf-8")
+    names = {"soffice"}
+    if getattr(module, "convert", None) is convert or "from conftest import convert" in text:
+        names.add("convert")
+    defs = {n.name: ast.get_source_segment(text, n) or "" for n in ast.parse(text).body
+            if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    found: set[str] = set()
+    while True:
+        pattern = re.compile(_OFFICE_CALL.format(names="|".join(map(re.escape, names | found))))
+        more = {name for name, src in defs.items() if name not in found and pattern.search(src)}
+        more |= {name for name, src in defs.items() if name not in found
+                 and any(re.search(rf"def \w+\([^)]*\b{re.escape(f)}\b", src) for f in found)}
+        if not more:
+            return found
+        found |= more
+
+
+# Tests measured at about 1 s or more each (pytest --durations, 2 cores): whole hypothesis runs, whole
+# batch runs, many-variant sweeps. They stay in the full suite; the fast loop leaves them out.
+SLOW = {
+    "test_checks.py": {"test_check_human_output_and_errors", "test_check_json_contract"},
+    "test_format_bomb.py": {"test_a_million_styled_empty_rows_are_too_large", "test_styled_empty_cells_count_too"},
+    "test_hardening.py": {"test_forged_declared_size", "test_ratio_limit_bomb_is_fast", "test_row_limit_200k_rows_is_fast", "test_safe_name_property"},
+    "test_mail.py": {"test_dropped_connection_fails_one_message_and_reconnects", "test_refused_recipient_is_reported_and_the_rest_delivered", "test_send_delivers_byte_identical_attachments_and_never_twice"},
+    "test_manifest.py": {"test_a_real_run_keeps_every_released_key_and_fills_projects"},
+    "test_national.py": {"test_committed_national_template_matches_code", "test_drift_reads_the_same", "test_edited_cells_read_or_fail_cleanly", "test_mixed_folder_in_one_run"},
+    "test_national_checks.py": {"test_a_correctly_rounded_printed_rate_is_never_flagged"},
+    "test_national_rules.py": {"test_any_cell_text_scores_within_0_and_weight", "test_execution_score_within_0_and_points", "test_score_within_0_and_weight"},
+    "test_numfmt.py": {"test_money_with_unit", "test_percent_shows_the_typed_percent"},
+    "test_overview.py": {"test_project_sheet", "test_worker_never_imports_pandas"},
+    "test_package.py": {"test_committed_template_matches_code"},
+    "test_patch_writer.py": {"test_decisions_prefilled", "test_two_forms_in_one_workbook"},
+    "test_reader.py": {"test_formula_without_cached_value_is_reported", "test_rows_inserted_between_blocks"},
+    "test_real_typing.py": {"test_check_prints_each_project_and_json_is_a_list", "test_format_read_is_fast", "test_review_into_writes_one_workbook_and_a_report_per_project"},
+    "test_rules.py": {"test_any_text_scores_without_error", "test_output_curve_matches_rule_text", "test_output_score_monotone_below_band", "test_score_between_zero_and_weight"},
+    "test_sandbox.py": {"test_rendered_size_and_time_are_capped"},
+    "test_values.py": {"test_any_text_is_total", "test_display_round_trip", "test_one_number_with_words_is_that_number", "test_quantity_strings_parse_back", "test_width_and_spaces_do_not_matter"},
+    "test_word.py": {"test_drifted_docx_reviews_the_same", "test_sections_property_every_heading_gets_exactly_its_paragraphs"},
+    "test_writeback.py": {"test_losses_are_reported", "test_office_comment_kept_and_ours_replaced", "test_preservation", "test_review_of_reviewed_replaces", "test_stale_marks_removed", "test_whole_row_formats_do_not_push_columns", "test_xlsm_keeps_macros"},
+}
+# Fixtures that cost seconds to build (the seed as a Word form: ~6 s): their tests are slow.
+SLOW_FIXTURES = {"seed_docx", "docx_bytes"}
+# Modules whose every test is slow (each test sets up a batch run and its outbox).
+SLOW_MODULES = {"test_finalize.py", "test_mail_faults.py"}  # mail_faults: a real SMTP server per test
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that runs LibreOffice ``office`` (and so ``slow``), found from its source
+    and its fixtures', so the fast loop ``-m "not slow and not office"`` never starts soffice."""
+    cache: dict = {}
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is None:
+            continue
+        if module not in cache:
+            cache[module] = _office_defs(module)
+        office_defs = cache[module]
+        func = getattr(item, "originalname", item.name)
+        cls = item.cls.__name__ if getattr(item, "cls", None) else None
+        if func in office_defs or cls in office_defs or office_defs & set(item.fixturenames):
+            item.add_marker(pytest.mark.office)
+        fname = Path(str(item.fspath)).name
+        if (fname in SLOW_MODULES or getattr(item, "originalname", item.name) in SLOW.get(fname, ())
+                or SLOW_FIXTURES & set(item.fixturenames)):
+            item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("office"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
 def seed() -> dict:
     return parse_seed((DATA / "seed_suzhou_2020.txt").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def seed_docx(tmp_path_factory, seed) -> Path:
+    """The seed as a Word form (tools/build_word), built once per session: tests read it, never edit it."""
+    from build_word import build_docx
+
+    return build_docx(seed, tmp_path_factory.mktemp("word") / "苏州自评价报告.docx")
 
 
 @pytest.fixture

@@ -17,12 +17,16 @@ import sys
 import time
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from openpyxl import Workbook, load_workbook
 
 from conftest import SAMPLE, relayout
 from selfeval_xl import batch, cli
+
+# Every test here starts worker processes or a batch run: the full suite runs them, the fast loop does not.
+pytestmark = pytest.mark.slow
 
 STEM = SAMPLE.stem
 POSIX = os.name == "posix"
@@ -111,27 +115,14 @@ def _slow_workbook(dst: Path, rows: int = 8000, cols: int = 60) -> Path:
     return dst
 
 
-def _have_report() -> bool:
-    try:
-        from selfeval_xl import report  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-REPORT = _have_report()
-REPORT_ARGS = [] if REPORT else ["--no-report"]
 
 
 def _outputs(stem: str) -> list[str]:
     from selfeval_xl.writeback import reviewed_name
 
-    names = [reviewed_name(Path(stem + ".xlsx"))]
-    if REPORT:
-        from selfeval_xl.report import report_name
+    from selfeval_xl.report import report_name
 
-        names.append(report_name(Path(stem + ".xlsx")))
-    return names
+    return [reviewed_name(Path(stem + ".xlsx")), report_name(Path(stem + ".xlsx"))]
 
 
 # ---- the integration test ----------------------------------------------------------
@@ -173,7 +164,7 @@ def test_run_folder(inbox, tmp_path):
     before = _tree(inbox)
     outbox = tmp_path / "发件箱"
     t = time.perf_counter()
-    proc = _cli("run", str(inbox), "-o", str(outbox), "-j", "2", *REPORT_ARGS)
+    proc = _cli("run", str(inbox), "-o", str(outbox), "-j", "2")
     elapsed = time.perf_counter() - t
     assert proc.returncode == 1, proc.stderr
     assert elapsed < 120
@@ -211,7 +202,7 @@ def test_run_folder(inbox, tmp_path):
     assert sample["project"]["name"] == "苏州市打造先进制造业基地专项资金"
     for key in ("started", "finished"):
         assert data[key][-6] in "+-" and "T" in data[key]  # ISO 8601 with a UTC offset
-    assert data["options"]["report"] is REPORT
+    assert data["options"]["report"] is True
 
     # outputs only for the good files, the subfolder mirrored, no staging left behind
     want = {"run.json", "汇总.xlsx"}
@@ -255,7 +246,7 @@ def test_timeout_kills_worker_and_batch_goes_on(tmp_path):
     _slow_workbook(box / "a大表.xlsx")
     (box / "b文本.xlsx").write_text("不是表格", encoding="utf-8")
     t = time.perf_counter()
-    rc = cli.main(["run", str(box), "-o", str(tmp_path / "out"), "-j", "1", "--timeout", "0.5", "-q", *REPORT_ARGS])
+    rc = cli.main(["run", str(box), "-o", str(tmp_path / "out"), "-j", "1", "--timeout", "0.5", "-q"])
     assert rc == 1
     assert time.perf_counter() - t < 60
     files = _by_input(_run_json(tmp_path / "out"))
@@ -302,8 +293,6 @@ def test_memory_cap(tmp_path, monkeypatch):
 
 def test_report_failure_leaves_no_partial_set(tmp_path):
     """The workbook is written first; when the report then fails, neither output remains."""
-    if not REPORT:
-        pytest.skip("report.py not available")
     from docx import Document
 
     tpl = tmp_path / "模板.docx"
@@ -323,7 +312,9 @@ def test_report_failure_leaves_no_partial_set(tmp_path):
 
 # ---- re-runs -----------------------------------------------------------------------
 
-def test_skip_unchanged_and_outbox_inside_inbox(tmp_path, capsys):
+@pytest.fixture
+def rerun_box(tmp_path, capsys):
+    """Two copies of the sample reviewed once into an OUTBOX inside the INBOX (which must not be walked)."""
     box = tmp_path / "in"
     box.mkdir()
     shutil.copy2(SAMPLE, box / "a.xlsx")
@@ -332,18 +323,24 @@ def test_skip_unchanged_and_outbox_inside_inbox(tmp_path, capsys):
     args = ["run", str(box), "-o", str(outbox), "-j", "1", "-q", "--no-report"]
     assert cli.main(args) == 0
     first = _by_input(_run_json(outbox))
-    assert set(first) == {"a.xlsx", "b.xlsx"}
-    out_a = outbox / "a.复核.xlsx"
-    stamp = out_a.stat().st_mtime_ns
     capsys.readouterr()
+    return SimpleNamespace(box=box, outbox=outbox, args=args, first=first, out_a=outbox / "a.复核.xlsx")
 
-    # plain re-run: everything rewritten, the OUTBOX files are not taken as inputs
-    assert cli.main(args) == 0
-    assert set(_by_input(_run_json(outbox))) == {"a.xlsx", "b.xlsx"}
-    assert out_a.stat().st_mtime_ns != stamp
+
+def test_outbox_inside_inbox_is_not_an_input(rerun_box):
+    assert set(rerun_box.first) == {"a.xlsx", "b.xlsx"}
+
+
+def test_plain_rerun_rewrites_everything_and_skips_the_outbox(rerun_box):
+    stamp = rerun_box.out_a.stat().st_mtime_ns
+    assert cli.main(rerun_box.args) == 0
+    assert set(_by_input(_run_json(rerun_box.outbox))) == {"a.xlsx", "b.xlsx"}
+    assert rerun_box.out_a.stat().st_mtime_ns != stamp
+
+
+def test_skip_unchanged_keeps_the_unchanged_file_and_reviews_the_changed(rerun_box, capsys):
+    box, outbox, args, first, out_a = rerun_box.box, rerun_box.outbox, rerun_box.args, rerun_box.first, rerun_box.out_a
     stamp = out_a.stat().st_mtime_ns
-
-    # --skip-unchanged: b changed, a not
     _drifted(box / "b.xlsx")
     capsys.readouterr()
     assert cli.main([*args, "--skip-unchanged"]) == 0
@@ -356,17 +353,24 @@ def test_skip_unchanged_and_outbox_inside_inbox(tmp_path, capsys):
     rows = {r[0]: r for r in load_workbook(outbox / "汇总.xlsx")["文件"].iter_rows(min_row=2, values_only=True)}
     assert rows["a.xlsx"][1] == "成功" and "未变化" in rows["a.xlsx"][4]
 
-    # another option that changes the outputs: processed again
-    assert cli.main([*args, "--skip-unchanged", "--no-findings"]) == 0
-    assert "unchanged" not in _by_input(_run_json(outbox))["a.xlsx"]
-    # an output deleted: processed again
-    out_a.unlink()
-    assert cli.main([*args, "--skip-unchanged", "--no-findings"]) == 0
-    assert "unchanged" not in _by_input(_run_json(outbox))["a.xlsx"] and out_a.exists()
 
-    # a file that breaks loses the outputs of its earlier version
+def test_skip_unchanged_reviews_again_when_an_option_changes_the_outputs(rerun_box):
+    assert cli.main([*rerun_box.args, "--skip-unchanged", "--no-findings"]) == 0
+    assert "unchanged" not in _by_input(_run_json(rerun_box.outbox))["a.xlsx"]
+
+
+def test_skip_unchanged_reviews_again_when_an_output_was_deleted(rerun_box):
+    args = [*rerun_box.args, "--skip-unchanged", "--no-findings"]
+    assert cli.main(args) == 0  # same options from here on: only the deletion differs
+    rerun_box.out_a.unlink()
+    assert cli.main(args) == 0
+    assert "unchanged" not in _by_input(_run_json(rerun_box.outbox))["a.xlsx"] and rerun_box.out_a.exists()
+
+
+def test_a_file_that_breaks_loses_the_outputs_of_its_earlier_version(rerun_box):
+    box, outbox, out_a = rerun_box.box, rerun_box.outbox, rerun_box.out_a
     (box / "a.xlsx").write_text("坏了", encoding="utf-8")
-    assert cli.main(args) == 1
+    assert cli.main(rerun_box.args) == 1
     assert _by_input(_run_json(outbox))["a.xlsx"]["error"]["code"] == "NOT_A_WORKBOOK"
     assert not out_a.exists() and (outbox / "b.复核.xlsx").exists()
 
@@ -433,7 +437,7 @@ def test_watch(tmp_path):
     box.mkdir()
     outbox = tmp_path / "out"
     cmd = [sys.executable, "-m", "selfeval_xl", "run", str(box), "-o", str(outbox), "--watch", "-j", "1",
-           "--poll-interval", "0.2", "--settle", "2", *REPORT_ARGS]
+           "--poll-interval", "0.2", "--settle", "2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
     try:
         deadline = time.monotonic() + 60
@@ -521,8 +525,6 @@ def test_pdf(tmp_path):
     from conftest import soffice
 
     soffice()
-    if not REPORT:
-        pytest.skip("report.py not available")
     box = tmp_path / "in"
     (box / "子").mkdir(parents=True)
     shutil.copy2(SAMPLE, box / "子" / "a.xlsx")

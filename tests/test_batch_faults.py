@@ -21,6 +21,9 @@ from conftest import SAMPLE
 from selfeval_xl import batch, cli
 from selfeval_xl.lock import LOCK_NAME, outbox_lock
 
+# Every test here starts worker processes or a batch run: the full suite runs them, the fast loop does not.
+pytestmark = pytest.mark.slow
+
 POSIX = os.name == "posix"
 LINUX = sys.platform.startswith("linux")
 FAST = ["-j", "1", "-q", "--no-report"]

@@ -17,6 +17,9 @@ from selfeval_xl.decisions import carry_over, final_score, parse_verdict, read_d
 from selfeval_xl.pipeline import JobOptions, review_into
 from selfeval_xl.review import review_file
 
+# Every test here starts worker processes or a batch run: the full suite runs them, the fast loop does not.
+pytestmark = pytest.mark.slow
+
 SECOND_PLACE = "促进我市软件产业高质量发展，保持全省第二的位置"
 STEM = SAMPLE.stem
 

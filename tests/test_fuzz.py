@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from fuzz import run_fuzz
 from fuzz.mutants import make
+
+# Every test here starts worker processes (fuzz slice, batch pool): the full suite runs them, the fast loop does not.
+pytestmark = pytest.mark.slow
 
 SEED = 1
 COUNT = 60

@@ -414,7 +414,8 @@ def test_absurd_completion_rates_do_not_overflow(tmp_path, seed, target, actual)
     r = review(read(build(tmp_path / "rate.xlsx", content(seed, categories=cats))))
     json.dumps(to_json(r), allow_nan=False)
     review_summary(r)
-    report = pytest.importorskip("selfeval_xl.report")
+    from selfeval_xl import report
+
     report.build_context(r)
 
 
@@ -500,8 +501,9 @@ def sample_review():
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_template_injection_is_a_template_error(tmp_path, sample_review, payload):
-    docx = pytest.importorskip("docx")
-    report = pytest.importorskip("selfeval_xl.report")
+    import docx
+
+    from selfeval_xl import report
     from selfeval_xl.errors import TemplateError
 
     doc = docx.Document()
@@ -547,7 +549,7 @@ def test_safe_name_property(name):
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
 def test_mail_draft_names_stay_in_the_folder(tmp_path, name):
-    mail = pytest.importorskip("selfeval_xl.mail")
+    from selfeval_xl import mail
     from types import SimpleNamespace
 
     p = SimpleNamespace(item=SimpleNamespace(name=name, input=f"{name}/{name}.xlsx"))
@@ -576,13 +578,8 @@ def test_mail_template_arithmetic_bomb_is_a_template_error(tmp_path, payload):
 
 
 @pytest.fixture(scope="module")
-def docx_bytes(tmp_path_factory) -> bytes:
-    from build_word import build_docx
-    from conftest import DATA
-    from build_sample import parse_seed
-
-    seed = parse_seed((DATA / "seed_suzhou_2020.txt").read_text(encoding="utf-8"))
-    return build_docx(seed, tmp_path_factory.mktemp("docx") / "base.docx").read_bytes()
+def docx_bytes(seed_docx) -> bytes:
+    return seed_docx.read_bytes()
 
 
 def _docx_with(base: bytes, part: str, xml: bytes) -> bytes:

@@ -12,7 +12,6 @@ from selfeval_xl import ledger as ledgers
 from selfeval_xl import mail
 from selfeval_xl.lock import outbox_lock
 
-pytest.importorskip("aiosmtpd")
 from aiosmtpd.controller import Controller  # noqa: E402
 from test_mail import RECIPIENTS, Collector, _docx, _free_port, _send_args, outbox, recipients, run_cli  # noqa: E402,F401
 

@@ -87,7 +87,6 @@ def test_profile_for_another_form_is_refused():
 
 
 def test_auto_picks_national_2020_when_the_layout_exists():
-    pytest.importorskip("selfeval_xl.layout.national")
     assert review(national()).profile == "national-2020"
 
 

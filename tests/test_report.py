@@ -23,6 +23,10 @@ from selfeval_xl.errors import TemplateError
 from selfeval_xl.model import Narrative, Value
 from selfeval_xl.review import review_file
 
+# CT_TcPr child order in ECMA-376 Part 1 (Word refuses a w:tcPr whose children are out of this order).
+TCPR_ORDER = ["cnfStyle", "tcW", "gridSpan", "hMerge", "vMerge", "tcBorders", "shd", "noWrap", "tcMar", "textDirection",
+              "tcFitText", "vAlign", "hideMark", "headers", "cellIns", "cellDel", "cellMerge", "tcPrChange"]
+
 HEADINGS = [
     "一、项目基本情况", "（一）项目概况", "（二）项目总目标", "（三）年度绩效目标", "（四）项目实施情况",
     "二、预算执行及资金使用", "（一）预算执行情况", "（二）资金使用情况", "（三）项目资金构成",
@@ -184,7 +188,7 @@ def test_tables(sample_docx, sample_review):
     assert len(restarts) == len(ev.categories) and len(continues) == n - len(ev.categories)
     for tcPr in tbl.iter(qn("w:tcPr")):  # schema order (Word refuses vMerge/shd out of place)
         tags = [k.tag.split("}")[1] for k in tcPr]
-        assert tags == sorted(tags, key=report._TCPR_ORDER.index), tags
+        assert tags == sorted(tags, key=TCPR_ORDER.index), tags
     last = [c.text for c in indicators.rows[-1].cells]
     assert last[0] == "合计" and last[-1] == "77.38"
     subtotals = [r for r in indicators.rows if r.cells[0].text.endswith("小计")]
@@ -367,13 +371,13 @@ def test_chart_font_probe_rejects_fonts_without_chinese():
 
     dejavu = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
     if dejavu.exists():
-        assert not chart._has_cjk(ImageFont.truetype(str(dejavu), 24))
+        assert not chart.has_cjk(ImageFont.truetype(str(dejavu), 24))
     found = chart.find_cjk_font()
     if found is None:
         if os.environ.get("CI") == "true":
             pytest.fail("CI=true but no CJK font found (fonts-noto-cjk)")
         pytest.skip("no CJK font installed")
-    assert chart._has_cjk(ImageFont.truetype(found[0], 24, index=found[1]))
+    assert chart.has_cjk(ImageFont.truetype(found[0], 24, index=found[1]))
 
 
 def test_bar_chart_png():

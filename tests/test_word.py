@@ -34,11 +34,6 @@ SCORE_MISMATCH_NAME = "促进我市软件产业高质量发展，保持全省第
 
 
 @pytest.fixture(scope="module")
-def seed_docx(tmp_path_factory, seed) -> Path:
-    return build_docx(seed, tmp_path_factory.mktemp("word") / "苏州自评价报告.docx")
-
-
-@pytest.fixture(scope="module")
 def workbook_review():
     return review(read(SAMPLE))
 

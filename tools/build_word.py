@@ -58,16 +58,17 @@ def build_docx(content: dict, path: Path, *, merges: bool = True, blank_rows: tu
         for m in ws.merged_cells.ranges:
             if m.min_row < first:
                 continue
-            a = table.cell(at[m.min_row], m.min_col - 1)
-            b = table.cell(at[m.max_row], m.max_col - 1)
-            a.merge(b)
+            cells = table._cells  # one grid per merge (each merge changes it), not one per corner
+            cells[at[m.min_row] * 7 + m.min_col - 1].merge(cells[at[m.max_row] * 7 + m.max_col - 1])
+    # table.cell() rebuilds the whole cell grid on every call (quadratic on this form's ~130 rows);
+    # typing text does not change the grid, so take it once, laid out as table.cell indexes it.
+    cells = table._cells
     for r in range(first, last + 1):
         for c in range(1, 8):
             v = ws.cell(r, c).value
             if v is None:
                 continue
-            cell = table.cell(at[r], c - 1)
-            cell.text = _text(v)
+            cells[at[r] * 7 + c - 1].text = _text(v)
     if narrative:
         doc.add_paragraph("")
         doc.add_paragraph("项目基本情况")

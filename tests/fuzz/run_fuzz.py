@@ -108,13 +108,10 @@ def pipeline(path: Path, out: Path) -> dict:
         reviews = [p.review for p in job.projects]
         for r in reviews:
             json.dumps(to_json(r), ensure_ascii=False, allow_nan=False)  # check --json must be strict JSON
-        try:
-            from selfeval_xl.printout import review_summary
-        except ImportError:
-            review_summary = None
-        if review_summary:
-            for r in reviews:
-                review_summary(r)
+        from selfeval_xl.printout import review_summary
+
+        for r in reviews:
+            review_summary(r)
         lap("formulas")
         # A string like "=5家" written as a formula breaks the output in Excel. Compared with the
         # source only on the openpyxl path: LibreOffice (.xls/.et/.ods are converted) writes
@@ -155,11 +152,8 @@ def worker_main(memory_mb: int) -> None:
     _limit_memory(memory_mb)
     import selfeval_xl.reader  # noqa: F401 - warm up before the first timed mutant
     import selfeval_xl.review  # noqa: F401
-    for mod in ("selfeval_xl.writeback", "selfeval_xl.report"):
-        try:
-            __import__(mod)
-        except ImportError:
-            pass
+    import selfeval_xl.report  # noqa: F401
+    import selfeval_xl.writeback  # noqa: F401
     out.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
         task = json.loads(line)
