@@ -52,7 +52,8 @@ def _office_defs(module) -> set[str]:
     names = {"soffice"}
     if getattr(module, "convert", None) is convert or "from conftest import convert" in text:
         names.add("convert")
-    defs = {n.name: ast.get_source_segment(text, n) or "" for n in ast.parse(text).body
+    lines = text.splitlines()  # ast.get_source_segment re-splits the whole file per call: seconds per run
+    defs = {n.name: "\n".join(lines[n.lineno - 1:n.end_lineno]) for n in ast.parse(text).body
             if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     found: set[str] = set()
     while True:

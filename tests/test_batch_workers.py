@@ -18,6 +18,8 @@ import pytest
 from conftest import SAMPLE
 from selfeval_xl import batch
 
+pytestmark = pytest.mark.slow  # every test starts worker processes (README: the fast loop leaves these out)
+
 POSIX = os.name == "posix" and "forkserver" in multiprocessing.get_all_start_methods()
 
 
