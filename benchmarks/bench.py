@@ -683,7 +683,7 @@ def measure_startup(repeat: int) -> dict:
 
         if callable(getattr(batch, "_worker_init", None)):
             # what a batch worker does before its first file: imports, profile, report template
-            init_code = ("from selfeval_xl.batch import _worker_init\n"
+            init_code = ("from selfeval_xl.batch import worker_init\n"
                          "_worker_init({'profile': 'suzhou-2020', 'template': None, 'report': True, 'max_memory_mb': 0})")
     return {
         "init": time_python(init_code, repeat) if init_code else None,

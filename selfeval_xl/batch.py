@@ -451,7 +451,7 @@ def _fault(name: str, spec: str | None = None) -> None:
             block[::4096] = b"x" * len(block[::4096])
 
 
-def _worker_init(config: dict) -> dict:
+def worker_init(config: dict) -> dict:
     """Import everything and load the template once per worker, before any file is timed."""
     from . import reader, review, writeback  # noqa: F401
     from .rules import load_profile
@@ -553,7 +553,7 @@ def _die_with_parent() -> str:
     return "+".join(how)
 
 
-def _cpu_backstop(seconds: float | None) -> None:
+def cpu_backstop(seconds: float | None) -> None:
     """RLIMIT_CPU as a backstop behind the parent's deadline: this task may use ``seconds``
     (twice the timeout plus a margin) more CPU time; past it the kernel ends the worker (POSIX)."""
     if not seconds:
@@ -588,7 +588,7 @@ def _worker_main(conn, config: dict) -> None:
             pass
     note = _limit_memory(config.get("max_memory_mb"))
     try:
-        state = _worker_init(config)
+        state = worker_init(config)
     except BaseException as exc:  # noqa: BLE001 - report why the worker cannot start
         detail = "内存上限过低，处理进程无法启动" if isinstance(exc, MemoryError) else f"处理进程无法启动：{type(exc).__name__}: {exc}"
         try:
@@ -613,7 +613,7 @@ def _worker_main(conn, config: dict) -> None:
             continue
         if task.get("umask") is not None:  # the parent's, now: a fork server keeps the one it started with
             os.umask(task["umask"])
-        _cpu_backstop(config.get("timeout"))
+        cpu_backstop(config.get("timeout"))
         result = process_file(task, state)
         result["worker"] = state["worker"]
         try:

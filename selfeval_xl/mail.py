@@ -636,7 +636,7 @@ def build_message(p: Planned, from_addr: str, draft: bool = False) -> EmailMessa
     return msg
 
 
-def _draft_name(p: Planned, used: set[str]) -> str:
+def draft_name(p: Planned, used: set[str]) -> str:
     base = safe_name(p.item.name, fallback=safe_name(PurePosixPath(p.item.input).stem))
     candidates = [base, safe_name(f"{p.item.name}_{PurePosixPath(p.item.input).stem}", fallback=base)]
     candidates += [f"{candidates[1]}_{i}" for i in range(2, 1000)]
@@ -991,7 +991,7 @@ def mail(outbox: Path, recipients: Path, *, attach: Sequence[str] | str = ("repo
         except MailError:  # drafts do not depend on the ledger; it only adds a note
             ledger = {"messages": {}}
         for p in planned:
-            name = _draft_name(p, used)
+            name = draft_name(p, used)
             target = outbox / MAIL_DIR / name
             msg = build_message(p, sender or PLACEHOLDER_FROM, draft=True)
             atomic_write_bytes(target, msg.as_bytes(policy=POLICY))

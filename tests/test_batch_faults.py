@@ -420,7 +420,7 @@ def _with(p, func):
 
 @pytest.mark.skipif(not POSIX, reason="RLIMIT_CPU is POSIX")
 def test_cpu_backstop_limits_each_task():
-    code = ("import resource; from selfeval_xl.batch import _cpu_backstop; _cpu_backstop(5); "
+    code = ("import resource; from selfeval_xl.batch import cpu_backstop; cpu_backstop(5); "
             "soft, hard = resource.getrlimit(resource.RLIMIT_CPU); ru = resource.getrusage(resource.RUSAGE_SELF); "
             "print(soft - int(ru.ru_utime + ru.ru_stime))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

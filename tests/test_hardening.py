@@ -555,7 +555,7 @@ def test_mail_draft_names_stay_in_the_folder(tmp_path, name):
     p = SimpleNamespace(item=SimpleNamespace(name=name, input=f"{name}/{name}.xlsx"))
     used: set[str] = set()
     for _ in range(3):  # also the de-duplicated variants
-        draft = mail._draft_name(p, used)
+        draft = mail.draft_name(p, used)
         _assert_safe(tmp_path, draft)
 
 

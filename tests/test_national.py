@@ -330,7 +330,7 @@ def test_split_target_join_is_total(tmp_path, op, value, unit):
 
     g = Grid("s", {(1, 1): op, (1, 2): value, (1, 3): unit} if unit else {(1, 1): op, (1, 2): value})
     s = national.NationalLabelGrid(g)
-    v = national._target(s, 1, {"target": 2}, {"op": 1, "value": 2, "unit": 3}, "f")
+    v = national.read_target(s, 1, {"target": 2}, {"op": 1, "value": 2, "unit": 3}, "f")
     m = values.parse(v.text)
     canon = values.OP_SYMBOLS[__import__("unicodedata").normalize("NFKC", op)]
     assert v.text.startswith(canon) and v.cell == "s!B1"

@@ -274,7 +274,7 @@ def test_worker_never_imports_pandas(tmp_path):
         "import sys, json\n"
         "from pathlib import Path\n"
         "from selfeval_xl import batch\n"
-        "state = batch._worker_init({'profile': 'auto', 'template': None, 'report': True})\n"
+        "state = batch.worker_init({'profile': 'auto', 'template': None, 'report': True})\n"
         f"res = batch.process_file({{'source': {str(SAMPLE)!r}, 'rel': 'a.xlsx', 'staging': {str(tmp_path / 's')!r},"
         " 'report': True, 'findings': True}, state)\n"
         "print(json.dumps({'status': res['status'], 'reviews': len(res.get('reviews') or []),"

@@ -303,7 +303,7 @@ def test_styles_appended_once(sample, tmp_path):
     counts = []
     for path in (sample, first, second):
         styles = Styles(Package(path.read_bytes()).get("xl/styles.xml"))
-        counts.append(tuple(len(styles._items(n)) for n in ("cellXfs", "fonts", "fills")))
+        counts.append(tuple(len(styles.items(n)) for n in ("cellXfs", "fonts", "fills")))
     assert counts[1] == counts[2] and counts[1] > counts[0]
     used = {f.severity for f in review_file(sample).findings}
     assert counts[1][2] - counts[0][2] == len(used)  # one fill per severity used

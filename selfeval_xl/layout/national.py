@@ -379,7 +379,7 @@ def _blank(v: Value) -> bool:
     return v.blank or (v.number is None and norm(v.text) in BLANK_VALUES)
 
 
-def _target(s: LabelGrid, r: int, cols: dict[str, int], split: dict[str, int], file: str) -> Value:
+def read_target(s: LabelGrid, r: int, cols: dict[str, int], split: dict[str, int], file: str) -> Value:
     """The 年度指标值; when split, 指标性质 + 指标值 + 度量单位 joined (``≧`` | ``735`` | ``人次`` -> ``≥735人次``)."""
     if not split:
         return s.value(r, cols["target"], file)
@@ -428,7 +428,7 @@ def _indicators(s: LabelGrid, head_row: int, head_end: int, cols: dict[str, int]
         if _key(raw_name) in header_words:  # the header repeated (printed over two pages)
             continue
         vals = {k: s.value(r, cols[k], file) if k in cols else Value("") for k in ("actual", "weight", "score", "reason")}
-        target = _target(s, r, cols, split, file)
+        target = read_target(s, r, cols, split, file)
         name = NAME_PREFIX.sub("", raw_name).strip()
         if _blank(target) and _blank(vals["actual"]) and _blank(vals["weight"]) and _blank(vals["score"]):
             continue  # a placeholder row left from the template (指标1：, ……, /, empty)

@@ -66,7 +66,7 @@ class Styles:
                 self.root.append(el)
         return el
 
-    def _items(self, name: str) -> list[etree._Element]:
+    def items(self, name: str) -> list[etree._Element]:
         return [c for c in self._list(name) if isinstance(c.tag, str)]
 
     def _key(self, el: etree._Element) -> tuple:
@@ -80,7 +80,7 @@ class Styles:
         keys = self._keys.get(name)
         if keys is None:
             keys = self._keys[name] = {}
-            for i, item in enumerate(self._items(name)):
+            for i, item in enumerate(self.items(name)):
                 keys.setdefault(self._key(item), i)
         key = self._key(el)
         if key in keys:
@@ -91,7 +91,7 @@ class Styles:
 
     def _append(self, name: str, el: etree._Element) -> int:
         parent = self._list(name)
-        index = len(self._items(name))
+        index = len(self.items(name))
         parent.append(el)
         parent.set("count", str(index + 1))
         self.changed = True
@@ -100,7 +100,7 @@ class Styles:
     # ---------------------------------------------------------------- parts of a format
 
     def xf(self, index: int) -> etree._Element:
-        items = self._items("cellXfs")
+        items = self.items("cellXfs")
         return items[index] if 0 <= index < len(items) else items[0]
 
     def xf_attr(self, index: int, attr: str) -> int:
@@ -133,7 +133,7 @@ class Styles:
 
     def fill_rgb(self, fill_id: int) -> str | None:
         """The solid foreground colour of a fill (``FFC7CE``), or None."""
-        items = self._items("fills")
+        items = self.items("fills")
         if not 0 <= fill_id < len(items):
             return None
         pattern = items[fill_id].find(self._q("patternFill"))
@@ -145,7 +145,7 @@ class Styles:
     def font(self, base: int = 0, bold: bool | None = None, size: float | None = None, color: str | None = None,
              underline: bool = False) -> int:
         """A font like font ``base`` with the given changes (CT_Font children are an unordered choice)."""
-        items = self._items("fonts")
+        items = self.items("fonts")
         font = copy.deepcopy(items[base] if 0 <= base < len(items) else items[0])
         for local, wanted, value in (("b", bold, None), ("sz", size, size), ("color", color, None),
                                      ("u", underline or None, None)):
@@ -217,7 +217,7 @@ class Styles:
             return (k[0], tuple(a for a in k[1] if a[0] not in ("fillId", "applyFill")), k[2], k[3])
 
         target = key(self.xf(index))
-        for i, xf in enumerate(self._items("cellXfs")):
+        for i, xf in enumerate(self.items("cellXfs")):
             if i != index and _int(xf.get("fillId")) not in fills and key(xf) == target:
                 return i
         return self.derive(index, fill=0)
