@@ -123,21 +123,30 @@ def test_fault_hook_set_after_the_fork_server_started_is_honoured(tmp_path, monk
     assert "退出码 3" in files["a.xlsx"]["error"]["message"]
 
 
-def test_watch_with_two_cycles_uses_one_pool_and_the_same_worker(tmp_path, monkeypatch):
+def _watch(tmp_path, monkeypatch, arrivals: dict[int, str], polls: int, before_poll=None):
+    """Run ``watch`` on a box holding a.xlsx; before poll k, file ``arrivals[k]`` arrives (and
+    ``before_poll(seen)`` runs first on poll 1). Returns (rc, output, pools made, worker results)."""
     pools = _count_pools(monkeypatch)
     seen = _record_results(monkeypatch)
     box = _box(tmp_path, "a.xlsx")
-    polls = []
+    count = []
 
     def sleep(_s):
-        polls.append(1)
-        if len(polls) == 1:
-            shutil.copy2(SAMPLE, box / "b.xlsx")
+        count.append(1)
+        if len(count) == 1 and before_poll:
+            before_poll(seen)
+        if len(count) in arrivals:
+            shutil.copy2(SAMPLE, box / arrivals[len(count)])
 
     text = io.StringIO()
     rc = batch.watch(box, tmp_path / "out", batch.Options(report=False, jobs=1, overview=False), out=text,
-                     interval=0.01, settle=1, max_polls=4, sleep=sleep)
-    assert rc == 0, text.getvalue()
+                     interval=0.01, settle=1, max_polls=polls, sleep=sleep)
+    return rc, text.getvalue(), pools, seen
+
+
+def test_watch_with_two_cycles_uses_one_pool_and_the_same_worker(tmp_path, monkeypatch):
+    rc, text, pools, seen = _watch(tmp_path, monkeypatch, {1: "b.xlsx"}, 4)
+    assert rc == 0, text
     assert [r["status"] for r in seen] == ["ok", "ok"]  # a.xlsx in cycle 1, b.xlsx in cycle 2
     assert len(pools) == 1
     assert seen[0]["worker"]["pid"] == seen[1]["worker"]["pid"]  # not restarted between cycles
@@ -148,21 +157,11 @@ def test_watch_with_two_cycles_uses_one_pool_and_the_same_worker(tmp_path, monke
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs kill -9")
 def test_watch_replaces_a_worker_killed_between_cycles(tmp_path, monkeypatch):
-    pools = _count_pools(monkeypatch)
-    seen = _record_results(monkeypatch)
-    box = _box(tmp_path, "a.xlsx")
-    polls = []
+    def kill(seen):  # the idle worker dies between cycles
+        os.kill(seen[0]["worker"]["pid"], signal.SIGKILL)
 
-    def sleep(_s):
-        polls.append(1)
-        if len(polls) == 1:
-            os.kill(seen[0]["worker"]["pid"], signal.SIGKILL)  # the idle worker dies between cycles
-            shutil.copy2(SAMPLE, box / "b.xlsx")
-
-    text = io.StringIO()
-    rc = batch.watch(box, tmp_path / "out", batch.Options(report=False, jobs=1, overview=False), out=text,
-                     interval=0.01, settle=1, max_polls=4, sleep=sleep)
-    assert rc == 0, text.getvalue()
+    rc, text, pools, seen = _watch(tmp_path, monkeypatch, {1: "b.xlsx"}, 4, before_poll=kill)
+    assert rc == 0, text
     assert [r["status"] for r in seen] == ["ok", "ok"]
     assert len(pools) == 1
     assert seen[1]["worker"]["pid"] != seen[0]["worker"]["pid"]  # a new worker took b.xlsx
@@ -170,21 +169,7 @@ def test_watch_replaces_a_worker_killed_between_cycles(tmp_path, monkeypatch):
 
 def test_watch_worker_crash_mid_cycle_is_replaced_and_the_session_goes_on(tmp_path, monkeypatch):
     monkeypatch.setenv(batch.FAULT_ENV, "segv:b.xlsx")
-    pools = _count_pools(monkeypatch)
-    seen = _record_results(monkeypatch)
-    box = _box(tmp_path, "a.xlsx")
-    polls = []
-
-    def sleep(_s):
-        polls.append(1)
-        if len(polls) == 1:
-            shutil.copy2(SAMPLE, box / "b.xlsx")
-        elif len(polls) == 4:
-            shutil.copy2(SAMPLE, box / "c.xlsx")
-
-    text = io.StringIO()
-    rc = batch.watch(box, tmp_path / "out", batch.Options(report=False, jobs=1, overview=False), out=text,
-                     interval=0.01, settle=1, max_polls=7, sleep=sleep)
+    rc, text, pools, seen = _watch(tmp_path, monkeypatch, {1: "b.xlsx", 4: "c.xlsx"}, 7)
     assert rc == 1
     files = {f["input"]: f for f in json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))["files"]}
     assert files["b.xlsx"]["error"]["code"] == "CRASHED"
