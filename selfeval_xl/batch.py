@@ -1163,7 +1163,7 @@ class Batch:
     def _pdf(self, held: list[tuple[dict, dict]], staging_root: Path, done: dict, progress: Progress) -> None:
         """All reports of the batch in one LibreOffice call; a file without its PDF fails whole."""
         from .fsutil import sha256
-        from .report import to_pdf
+        from .office import to_pdf
 
         sources = [Path(task["staging"]) / res["staged"][-1] for task, res in held]
         why = "LibreOffice 未生成 PDF"

@@ -228,16 +228,16 @@ def default_letter_template() -> Path:
 
 def render_letter(pf: ProjectFinal, target: Path, issuer: str, when: Date, template: Path | None = None) -> Path:
     """Write the 复核意见书 (atomically, reproducibly: timestamps are the letter's date)."""
-    from .report import _env, _template_class, _unescape_properties, load_template
+    from .report import load_template, sandbox_env, template_class, unescape_properties
 
     loaded = load_template(template or default_letter_template())
-    tpl = _template_class()(io.BytesIO(loaded.data))  # report's DocxTemplate: one patch_xml, clipped properties
+    tpl = template_class()(io.BytesIO(loaded.data))  # report's DocxTemplate: one patch_xml, clipped properties
     tpl.init_docx()
     try:
-        tpl.render(letter_context(pf, issuer, when), jinja_env=_env(), autoescape=True)
+        tpl.render(letter_context(pf, issuer, when), jinja_env=sandbox_env(), autoescape=True)
     except Exception as exc:
         raise TemplateError(f"复核意见书模板“{loaded.name}”渲染失败：{exc}") from None
-    _unescape_properties(tpl.docx)  # an issuer or project name with "&" must not become "&amp;"
+    unescape_properties(tpl.docx)  # an issuer or project name with "&" must not become "&amp;"
     stamp = datetime(when.year, when.month, when.day)
     props = tpl.docx.core_properties
     props.created = props.modified = stamp

@@ -51,3 +51,39 @@ def convert(sources: list[Path], fmt: str, outdir: Path, timeout: float = 300) -
         dst = outdir / f"{Path(src).stem}.{ext}"
         out[Path(src)] = dst if dst.exists() and dst.stat().st_size > 0 else None
     return out
+
+
+def to_pdf(docx_paths: list[Path], outdir: Path, timeout: float = 600) -> dict[Path, Path | None]:
+    """Convert reports to PDF with LibreOffice headless, several per soffice call.
+
+    Returns docx -> pdf (None where LibreOffice produced nothing). Files whose names would
+    collide in ``outdir`` (same stem from different folders) are converted separately and
+    given a ``(2)``-style suffix. Raises FileNotFoundError when LibreOffice is not installed.
+    """
+    outdir = Path(outdir)
+    paths = list(dict.fromkeys(Path(p) for p in docx_paths))
+    first: list[Path] = []
+    later: list[Path] = []
+    seen: set[str] = set()
+    for p in paths:
+        (later if p.stem in seen else first).append(p)
+        seen.add(p.stem)
+    result: dict[Path, Path | None] = {}
+    if first:
+        result.update(convert(first, "pdf", outdir, timeout=timeout))
+    for p in later:
+        tmp = Path(tempfile.mkdtemp(prefix="selfeval-pdf-"))
+        try:
+            out = convert([p], "pdf", tmp, timeout=timeout).get(p)
+            if out is None:
+                result[p] = None
+                continue
+            n = 2
+            while (outdir / f"{p.stem} ({n}).pdf").exists():
+                n += 1
+            dst = outdir / f"{p.stem} ({n}).pdf"
+            shutil.move(str(out), dst)
+            result[p] = dst
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return {Path(p): result.get(Path(p)) for p in docx_paths}

@@ -6,7 +6,7 @@ Written by the batch parent after a run (``run --no-overview`` skips it; ``run -
 PREVIOUS_OUTBOX`` adds the 对比 section), from run.json and the kept reviews (``tables.records``,
 the same rows as 汇总.xlsx). Template ``templates/复核汇总报告.docx`` is made by
 ``tools/make_overview_template.py`` in the per-project report's GB/T 9704 family and is
-rendered through the same sandboxed docxtpl machinery as ``report.py``.
+rendered through the same sandboxed docxtpl machinery as the report (``report.render_docx``).
 
 Template variables (``build_context``; numbers are formatted text):
 ``title subtitle intro``; ``scope`` {sentence, failures[no input message]}; ``scores``
@@ -216,7 +216,6 @@ def write_overview_report(outbox: Path, comparison=None, target: Path | None = N
 
 def render(rec, target: Path, comparison=None, template: Path | None = None, fonts: dict[str, str] | None = None,
            today: date | None = None) -> Path:
-    import jinja2
     from docx.shared import Mm
     from docxtpl import InlineImage
 
@@ -224,24 +223,13 @@ def render(rec, target: Path, comparison=None, template: Path | None = None, fon
     from .fsutil import atomic_path
     from .resources import template_file
 
-    overrides = report._check_fonts(fonts)
     loaded = report.load_template(template or template_file(TEMPLATE_NAME))
-    context = build_context(rec, comparison, today=today)
-    tpl = report._template_class()(io.BytesIO(loaded.data))  # report's DocxTemplate: one patch_xml, clipped properties
-    tpl.init_docx()
-    png = context["scores"].pop("chart_png", None)
-    context["scores"]["chart"] = InlineImage(tpl, io.BytesIO(png), width=Mm(140)) if png else None
-    try:
-        tpl.render(context, jinja_env=report._env(), autoescape=True)
-    except Exception as exc:
-        lineno = report._runtime_lineno(exc)
-        if not isinstance(exc, jinja2.TemplateError) and lineno is None:
-            raise
-        raise report._template_error(exc, loaded.name, None, None, lineno) from None
-    doc = tpl.docx
-    report._unescape_properties(doc)
-    report._fix_cell_properties(doc)
-    report._apply_fonts(doc, overrides)
+
+    def chart(tpl, context):
+        png = context["scores"].pop("chart_png", None)
+        context["scores"]["chart"] = InlineImage(tpl, io.BytesIO(png), width=Mm(140)) if png else None
+
+    tpl = report.render_docx(loaded, build_context(rec, comparison, today=today), fonts=fonts, images=chart)
     if isinstance(target, str):
         target = Path(target)
     with atomic_path(target) as tmp:

@@ -366,3 +366,27 @@ def test_a_word_inputs_report_link_is_the_report_not_the_commented_copy():
     [row] = records(run).projects
     assert row["report"] == "申报.自评价报告.docx"
     assert row["workbook"] == "申报.复核.xlsx"
+
+
+def test_a_runtime_error_in_the_overview_template_names_its_line(tmp_path, outbox):
+    """A custom 复核汇总报告 template that fails while rendering (not while parsing) gets the same
+    Chinese TemplateError with a line as the per-project report — and no half-written file."""
+    from selfeval_xl.errors import TemplateError
+    from selfeval_xl.overview_report import TEMPLATE_NAME, render
+    from selfeval_xl.resources import template_file
+
+    src = template_file(TEMPLATE_NAME)
+    bad = tmp_path / "坏模板.docx"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if item.filename == "word/document.xml":
+                xml = data.decode("utf-8")
+                i = xml.index("<w:t>") + len("<w:t>")
+                data = (xml[:i] + "{{ 1 // 0 }}" + xml[i:]).encode("utf-8")
+            zout.writestr(item, data)
+    target = tmp_path / "复核汇总报告.docx"
+    with pytest.raises(TemplateError) as exc:
+        render(records(load_run(outbox), outbox), target, template=bad)
+    assert "坏模板.docx" in str(exc.value) and exc.value.lineno is not None
+    assert not target.exists()

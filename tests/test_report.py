@@ -18,7 +18,7 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 
 from conftest import ROOT, SAMPLE, soffice
-from selfeval_xl import chart, report
+from selfeval_xl import chart, office, report
 from selfeval_xl.errors import TemplateError
 from selfeval_xl.model import Narrative, Value
 from selfeval_xl.review import review_file
@@ -409,9 +409,9 @@ def test_to_pdf_batches_and_name_collisions(tmp_path, monkeypatch):
             out[Path(s)] = dst
         return out
 
-    monkeypatch.setattr(report.office, "convert", fake_convert)
+    monkeypatch.setattr(office, "convert", fake_convert)
     a, b, c = tmp_path / "x" / "r.docx", tmp_path / "y" / "r.docx", tmp_path / "x" / "s.docx"
-    res = report.to_pdf([a, b, c], tmp_path / "pdf")
+    res = office.to_pdf([a, b, c], tmp_path / "pdf")
     assert calls[0] == [a, c]  # one call for all files with distinct names
     assert res[a] == tmp_path / "pdf" / "r.pdf" and res[c] == tmp_path / "pdf" / "s.pdf"
     assert res[b] == tmp_path / "pdf" / "r (2).pdf" and str(b).encode() in res[b].read_bytes()
@@ -431,7 +431,7 @@ def _tool(name: str) -> str:
 def test_real_client_pdf(sample_docx, tmp_path):
     soffice()
     pdffonts, pdfinfo, pdftotext = _tool("pdffonts"), _tool("pdfinfo"), _tool("pdftotext")
-    pdf = report.to_pdf([sample_docx], tmp_path)[sample_docx]
+    pdf = office.to_pdf([sample_docx], tmp_path)[sample_docx]
     assert pdf is not None and pdf.stat().st_size > 10_000
 
     info = subprocess.run([pdfinfo, str(pdf)], capture_output=True, text=True, timeout=60).stdout
