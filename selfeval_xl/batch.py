@@ -91,7 +91,9 @@ from .fmt import columns
 from .manifest import FileEntry, ProjectEntry, RunManifest
 from .naming import is_own_output
 from .safety import DEFAULT_LIMITS, SPREADSHEET_SUFFIXES, WORD_SUFFIXES
-from .summary import RUN_JSON_NAME, SUMMARY_NAME, load_run_json
+from .manifest import RUN_JSON_NAME
+from .manifest import load_json as load_run_json
+from .naming import SUMMARY_NAME
 
 FAULT_ENV = "SELFEVAL_XL_FAULT"
 START_METHOD_ENV = "SELFEVAL_XL_START_METHOD"  # override of worker_start_method(): spawn | forkserver

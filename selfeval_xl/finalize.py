@@ -282,7 +282,9 @@ def finalize(outbox: Path, issuer: str | None = None, when: Date | None = None) 
     from .layout import read_all_grids
     from .grids import load_grids
     from .overview import write_summary
-    from .summary import RUN_JSON_NAME, SUMMARY_NAME, load_run_json
+    from .manifest import RUN_JSON_NAME
+    from .manifest import load_json as load_run_json
+    from .naming import SUMMARY_NAME
 
     outbox = Path(outbox)
     run_json = outbox / RUN_JSON_NAME
@@ -357,7 +359,7 @@ def record_finalized(run_json: Path, data: dict, finals: dict, letters: dict, is
     letters to ``outputs`` and ``finalized`` {time, issuer, date} to run.json -- keys only added.
     Written atomically, and not at all when only ``finalized.time`` would change."""
     from .fmt import json_number as num
-    from .summary import write_run_json
+    from .manifest import write_json as write_run_json
 
     before = json.dumps(data, ensure_ascii=False, sort_keys=True)
     previous_time = (data.get("finalized") or {}).get("time")

@@ -174,3 +174,14 @@ def load(path: Path) -> RunManifest | None:
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
         return None
     return RunManifest.from_json(data)
+
+
+def load_json(path: Path) -> dict | None:
+    """The run.json at ``path`` as JSON (``load``, normalised), or None when missing or unreadable."""
+    m = load(path)
+    return None if m is None else m.to_json()
+
+
+def write_json(target: Path, data: dict) -> Path:
+    """Write run.json from its JSON form (through RunManifest: one encoding)."""
+    return RunManifest.from_json(data).write(Path(target))

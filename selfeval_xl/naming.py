@@ -14,6 +14,7 @@ OWN_OUTPUT_MARK = REVIEWED_MARK + "."  # what batch looks for in a file name to 
 REVIEWED_SUFFIXES = (REVIEWED_MARK + ".xlsx", REVIEWED_MARK + ".xlsm")  # a reviewed workbook
 REPORT_SUFFIX = ".自评价报告.docx"  # the Word report (report.render_report)
 LETTER_SUFFIX = ".复核意见书.docx"  # the bureau's letter (finalize)
+SUMMARY_NAME = "汇总.xlsx"  # the batch's overview workbook (overview.write_summary)
 COMMENT_MARK = "【复核】"  # first line of every comment the tool writes: how a later run finds its own
 
 
