@@ -13,7 +13,7 @@ from selfeval_xl import mail
 from selfeval_xl.lock import outbox_lock
 
 from aiosmtpd.controller import Controller  # noqa: E402
-from test_mail import RECIPIENTS, Collector, _docx, _free_port, _send_args, outbox, recipients, run_cli  # noqa: E402,F401
+from test_mail import RECIPIENTS, Collector, _docx, _free_port, _send_args, outbox, recipients, run_cli, smtp_server  # noqa: E402,F401
 
 GX = "工业/苏州市打造先进制造业基地专项资金_2020.xlsx"
 NY = "农业/农田水利建设补助资金_2020.xlsx"
@@ -37,18 +37,6 @@ class SlowAck(Collector):
 @pytest.fixture
 def slow_server():
     handler = SlowAck(delay=3.0)
-    port = _free_port()
-    ctl = Controller(handler, hostname="127.0.0.1", port=port)
-    ctl.start()
-    try:
-        yield handler, port
-    finally:
-        ctl.stop()
-
-
-@pytest.fixture
-def server():
-    handler = Collector()
     port = _free_port()
     ctl = Controller(handler, hostname="127.0.0.1", port=port)
     ctl.start()
@@ -93,8 +81,8 @@ def test_late_250_is_uncertain_and_never_resent_without_the_flag(capsys, tmp_pat
     assert "uncertain" not in _ledger(outbox)[NY] and _ledger(outbox)[NY]["delivered"] == ["nongye@example.com", "zs@example.com"]
 
 
-def test_ledger_write_error_after_a_send_stops_before_the_next_message(capsys, monkeypatch, outbox, recipients, server):
-    handler, port = server
+def test_ledger_write_error_after_a_send_stops_before_the_next_message(capsys, monkeypatch, outbox, recipients, smtp_server):
+    handler, port = smtp_server
     real_save = ledgers.save
     calls = []
 
@@ -119,8 +107,8 @@ def test_ledger_write_error_after_a_send_stops_before_the_next_message(capsys, m
     assert "结果不确定（服务器可能已收到）" in out and "中断，服务器是否已收到未知" in out
 
 
-def test_ledger_write_error_before_data_sends_nothing(capsys, monkeypatch, outbox, recipients, server):
-    handler, port = server
+def test_ledger_write_error_before_data_sends_nothing(capsys, monkeypatch, outbox, recipients, smtp_server):
+    handler, port = smtp_server
 
     def full(path, data):
         raise ledgers.LedgerError(f"无法写入发送记录 {path}（No space left on device）")
@@ -131,9 +119,9 @@ def test_ledger_write_error_before_data_sends_nothing(capsys, monkeypatch, outbo
     assert "未发送：无法写入发送记录" in out and "未发送（发送已停止）（2）" in out
 
 
-def test_killed_during_data_is_uncertain(capsys, outbox, recipients, server):
+def test_killed_during_data_is_uncertain(capsys, outbox, recipients, smtp_server):
     """A sender killed between phase 1 and the answer leaves a "sending" record: uncertain."""
-    handler, port = server
+    handler, port = smtp_server
     (outbox / "mail").mkdir()
     ledgers.save(outbox / "mail" / "sent.json", {"version": 2, "messages": {NY: {
         "input": NY, "sending": {"message_id": "<x@y>", "attachments": {}, "rcpts": ["nongye@example.com", "zs@example.com"],
@@ -144,8 +132,8 @@ def test_killed_during_data_is_uncertain(capsys, outbox, recipients, server):
     assert "Message-ID <x@y>）中断" in out
 
 
-def test_a_new_cc_gets_only_what_it_has_not_had(capsys, outbox, recipients, server):
-    handler, port = server
+def test_a_new_cc_gets_only_what_it_has_not_had(capsys, outbox, recipients, smtp_server):
+    handler, port = smtp_server
     rc, out, err = run_cli(capsys, *_send_args(outbox, recipients, port))
     assert len(handler.envelopes) == 3
     recipients.write_text(RECIPIENTS.replace("gxj@example.com,leader@example.com", "gxj@example.com,leader@example.com;boss@example.com"),
@@ -160,8 +148,8 @@ def test_a_new_cc_gets_only_what_it_has_not_had(capsys, outbox, recipients, serv
     assert len(handler.envelopes) == 4 and "已发送过，跳过（3）" in out
 
 
-def test_v1_ledger_is_migrated_and_not_resent(capsys, outbox, recipients, server):
-    handler, port = server
+def test_v1_ledger_is_migrated_and_not_resent(capsys, outbox, recipients, smtp_server):
+    handler, port = smtp_server
     rc, out, err = run_cli(capsys, *_send_args(outbox, recipients, port))
     assert len(handler.envelopes) == 3
     led = json.loads((outbox / "mail" / "sent.json").read_text(encoding="utf-8"))
@@ -171,10 +159,10 @@ def test_v1_ledger_is_migrated_and_not_resent(capsys, outbox, recipients, server
     assert len(handler.envelopes) == 3 and "已发送过，跳过（3）" in out
 
 
-def test_attachment_rewritten_after_the_run_is_not_sent(capsys, outbox, recipients, server):
+def test_attachment_rewritten_after_the_run_is_not_sent(capsys, outbox, recipients, smtp_server):
     """run.json records each output's sha256: a report rewritten later (a killed run under
     another profile) is not the one run.json describes, and is not mailed with its numbers."""
-    handler, port = server
+    handler, port = smtp_server
     import hashlib
 
     data = json.loads((outbox / "run.json").read_text(encoding="utf-8"))
@@ -226,8 +214,8 @@ def test_mail_template_bombs_are_template_errors(capsys, tmp_path, outbox, recip
     assert not list((outbox / "mail").glob("*.eml")) if (outbox / "mail").exists() else True
 
 
-def test_send_refused_while_a_run_holds_the_outbox(capsys, outbox, recipients, server):
-    handler, port = server
+def test_send_refused_while_a_run_holds_the_outbox(capsys, outbox, recipients, smtp_server):
+    handler, port = smtp_server
     with outbox_lock(outbox, "运行批量复核"):
         rc, out, err = run_cli(capsys, *_send_args(outbox, recipients, port))
     assert rc == 2 and handler.envelopes == []
