@@ -24,21 +24,24 @@ import make_report_template as base  # noqa: E402  (styles, page, tables: one de
 def build() -> Document:
     doc, para = base._document()  # the same styles, page, font table (with altName) as the report
 
+    def loop_table(caption, widths, header, item, seq, fields, styles=None, when=None, total=None):
+        """A captioned table with one row per ``item`` of ``seq`` (docxtpl {%tr %} rows), inside
+        ``{%p if when %}`` when given; ``total`` is a last, fixed row."""
+        if when:
+            para(f"{{%p if {when} %}}")
+        para(caption, "Caption")
+        rows = [header, [f"{{%tr for {item} in {seq} %}}"], [f"{{{{ {item}.{f} }}}}" for f in fields], ["{%tr endfor %}"]]
+        base._table(doc, widths, rows + ([total] if total else []), **({"styles": styles} if styles else {}))
+        if when:
+            para("{%p endif %}")
+
     para("{{ title }}", "Title")
     para("{{ subtitle }}", "Subtitle")
     para("{{ intro }}")
 
     para("一、复核范围", "Heading1")
     para("{{ scope.sentence }}")
-    para("{%p if scope.failures %}")
-    para("表{{ t.failures }}  未能复核的文件", "Caption")
-    base._table(doc, [12, 58, 86], [
-        ["序号", "文件", "原因"],
-        ["{%tr for f in scope.failures %}"],
-        ["{{ f.no }}", "{{ f.input }}", "{{ f.message }}"],
-        ["{%tr endfor %}"],
-    ], styles=["TableCenter", "TableText", "TableText"])
-    para("{%p endif %}")
+    loop_table("表{{ t.failures }}  未能复核的文件", [12, 58, 86], ["序号", "文件", "原因"], "f", "scope.failures", ["no", "input", "message"], styles=["TableCenter", "TableText", "TableText"], when="scope.failures")
 
     para("二、复核得分分布", "Heading1")
     para("{{ scores.sentence }}")
@@ -46,49 +49,18 @@ def build() -> Document:
     para("{{ scores.chart }}", "Figure")
     para("图1  复核得分分布", "Caption")
     para("{%p endif %}")
-    para("{%p if scores.bands %}")
-    para("表{{ t.bands }}  复核得分分布", "Caption")
-    base._table(doc, [52, 52, 52], [
-        ["分数段", "项目数", "占比"],
-        ["{%tr for b in scores.bands %}"],
-        ["{{ b.label }}", "{{ b.count }}", "{{ b.share }}"],
-        ["{%tr endfor %}"],
-    ])
-    para("{%p endif %}")
+    loop_table("表{{ t.bands }}  复核得分分布", [52, 52, 52], ["分数段", "项目数", "占比"], "b", "scores.bands", ["label", "count", "share"], when="scores.bands")
     para("{{ scores.grade_sentence }}")
-    para("{%p if scores.grades %}")
-    para("表{{ t.grades }}  等级分布", "Caption")
-    base._table(doc, [52, 52, 52], [
-        ["等级", "项目数", "占比"],
-        ["{%tr for g in scores.grades %}"],
-        ["{{ g.grade }}", "{{ g.count }}", "{{ g.share }}"],
-        ["{%tr endfor %}"],
-    ])
-    para("{%p endif %}")
+    loop_table("表{{ t.grades }}  等级分布", [52, 52, 52], ["等级", "项目数", "占比"], "g", "scores.grades", ["grade", "count", "share"], when="scores.grades")
 
     para("三、各主管部门情况", "Heading1")
     para("{{ departments.sentence }}")
-    para("表{{ t.departments }}  各主管部门复核情况", "Caption")
-    base._table(doc, [36, 14, 18, 20, 20, 48], [
-        ["主管部门", "项目数", "平均自评分", "平均复核得分", "有错误的项目数", "最常见问题"],
-        ["{%tr for d in departments.rows %}"],
-        ["{{ d.department }}", "{{ d.projects }}", "{{ d.self_mean }}", "{{ d.review_mean }}", "{{ d.with_errors }}", "{{ d.top }}"],
-        ["{%tr endfor %}"],
-        ["合计", "{{ departments.total.projects }}", "{{ departments.total.self_mean }}", "{{ departments.total.review_mean }}",
-         "{{ departments.total.with_errors }}", "{{ departments.total.top }}"],
-    ], styles=["TableText", "TableCenter", "TableCenter", "TableCenter", "TableCenter", "TableText"])
+    loop_table("表{{ t.departments }}  各主管部门复核情况", [36, 14, 18, 20, 20, 48], ["主管部门", "项目数", "平均自评分", "平均复核得分", "有错误的项目数", "最常见问题"], "d", "departments.rows", ["department", "projects", "self_mean", "review_mean", "with_errors", "top"], styles=["TableText", "TableCenter", "TableCenter", "TableCenter", "TableCenter", "TableText"], total=["合计", "{{ departments.total.projects }}", "{{ departments.total.self_mean }}", "{{ departments.total.review_mean }}",
+         "{{ departments.total.with_errors }}", "{{ departments.total.top }}"])
 
     para("四、自评分与复核得分差异最大的项目", "Heading1")
     para("{{ largest.sentence }}")
-    para("{%p if largest.rows %}")
-    para("表{{ t.largest }}  差异最大的项目", "Caption")
-    base._table(doc, [10, 36, 56, 18, 18, 18], [
-        ["序号", "主管部门", "项目", "自评分", "复核得分", "差异"],
-        ["{%tr for p in largest.rows %}"],
-        ["{{ p.no }}", "{{ p.department }}", "{{ p.project }}", "{{ p.self }}", "{{ p.review }}", "{{ p.diff }}"],
-        ["{%tr endfor %}"],
-    ], styles=["TableCenter", "TableText", "TableText", "TableCenter", "TableCenter", "TableCenter"])
-    para("{%p endif %}")
+    loop_table("表{{ t.largest }}  差异最大的项目", [10, 36, 56, 18, 18, 18], ["序号", "主管部门", "项目", "自评分", "复核得分", "差异"], "p", "largest.rows", ["no", "department", "project", "self", "review", "diff"], styles=["TableCenter", "TableText", "TableText", "TableCenter", "TableCenter", "TableCenter"], when="largest.rows")
 
     para("五、主要问题", "Heading1")
     para("{{ problems.sentence }}")
@@ -100,14 +72,7 @@ def build() -> Document:
     para("{%p if comparison %}")
     para("六、与上次复核对比", "Heading1")
     para("{{ comparison.sentence }}")
-    para("表{{ t.compare }}  各主管部门对比", "Caption")
-    base._table(doc, [40, 18, 18, 26, 18, 18, 18], [
-        ["主管部门", "上次项目数", "本次项目数", "平均得分变化", "重复出现的问题", "已改正的问题", "新出现的问题"],
-        ["{%tr for d in comparison.departments %}"],
-        ["{{ d.department }}", "{{ d.a }}", "{{ d.b }}", "{{ d.mean_change }}", "{{ d.repeated }}", "{{ d.fixed }}",
-         "{{ d.new_problems }}"],
-        ["{%tr endfor %}"],
-    ], styles=["TableText", "TableCenter", "TableCenter", "TableCenter", "TableCenter", "TableCenter", "TableCenter"])
+    loop_table("表{{ t.compare }}  各主管部门对比", [40, 18, 18, 26, 18, 18, 18], ["主管部门", "上次项目数", "本次项目数", "平均得分变化", "重复出现的问题", "已改正的问题", "新出现的问题"], "d", "comparison.departments", ["department", "a", "b", "mean_change", "repeated", "fixed", "new_problems"], styles=["TableText", "TableCenter", "TableCenter", "TableCenter", "TableCenter", "TableCenter", "TableCenter"])
     para("{%p for r in comparison.repeated %}")
     para("{{ r.no }}. {{ r.text }}")
     para("{%p endfor %}")
