@@ -89,10 +89,7 @@ def _replace_ind(p, ind) -> None:
 
 
 def main(argv: list[str]) -> int:
-    out = Path(argv[1]) if len(argv) > 1 else OUTPUT
-    out.parent.mkdir(parents=True, exist_ok=True)
-    build().save(out)
-    print(f"已生成复核意见书模板：{out}")
+    base.save_template(build, Path(argv[1]) if len(argv) > 1 else OUTPUT, "复核意见书模板")
     return 0
 
 

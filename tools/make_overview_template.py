@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 from docx import Document
-from docx.oxml.ns import qn
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "templates" / "复核汇总报告.docx"
@@ -88,10 +87,7 @@ def build() -> Document:
 
 
 def main(argv: list[str]) -> int:
-    out = Path(argv[1]) if len(argv) > 1 else OUTPUT
-    out.parent.mkdir(parents=True, exist_ok=True)
-    build().save(out)
-    print(f"已生成汇总报告模板：{out}")
+    base.save_template(build, Path(argv[1]) if len(argv) > 1 else OUTPUT, "汇总报告模板")
     return 0
 
 

@@ -528,13 +528,16 @@ def build_national() -> Document:
     return _finish(doc, "{{ project.name }}{{ project.title_year }}项目支出绩效自评报告")
 
 
+def save_template(make, path: Path, what: str) -> None:
+    """``make()``'s document saved at ``path`` (its folder made), said on the console: every generator's last step."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    make().save(path)
+    print(f"已生成{what}：{path}")
+
+
 def main(argv: list[str]) -> int:
-    out = Path(argv[1]) if len(argv) > 1 else OUTPUT
-    national = Path(argv[2]) if len(argv) > 2 else NATIONAL_OUTPUT
-    for path, make in ((out, build), (national, build_national)):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        make().save(path)
-        print(f"已生成报告模板：{path}")
+    save_template(build, Path(argv[1]) if len(argv) > 1 else OUTPUT, "报告模板")
+    save_template(build_national, Path(argv[2]) if len(argv) > 2 else NATIONAL_OUTPUT, "报告模板")
     return 0
 
 
