@@ -113,14 +113,23 @@ def _carry_decisions(reviews: list[Review], src: Path, previous: str | None) -> 
     ``src`` itself when that is a reviewed workbook being reviewed again. An earlier workbook
     that cannot be read carries nothing over, and the new review says so (DECISION_STALE).
     """
+    from .naming import is_reviewed
+
+    path = Path(previous) if previous and Path(previous).is_file() else (src if is_reviewed(src) else None)
+    return carry_decisions_from(reviews, path)
+
+
+def carry_decisions_from(reviews: list[Review], path: Path | None) -> tuple[list[Review], dict]:
+    """``_carry_decisions`` once the earlier reviewed workbook is known (None: nothing to carry).
+
+    A Word input's decisions live in its rebuilt ``.复核.xlsx`` (word_review), so it comes here
+    directly with that workbook."""
     import dataclasses
 
     from .decisions import STALE, STALE_SEVERITY, carry_over, read_decisions
     from .errors import ReadError
     from .model import Finding
-    from .naming import is_reviewed
 
-    path = Path(previous) if previous and Path(previous).is_file() else (src if is_reviewed(src) else None)
     if path is None:
         return reviews, {}
     try:

@@ -29,7 +29,7 @@ def review_word_into(src: Path, folder: Path, options):
     """``pipeline.review_into`` for a Word input (sniffed as docx/doc)."""
     from .docx_review import write_reviewed_docx
     from .naming import report_name, reviewed_docx_name, reviewed_name
-    from .pipeline import JobResult, ProjectOutput
+    from .pipeline import JobResult, ProjectOutput, carry_decisions_from
     from .reader import read_all
     from .review import review
     from .safety import sniff
@@ -55,8 +55,12 @@ def review_word_into(src: Path, folder: Path, options):
         book, book_review = rebuild_workbook(r, docx, tmp / f"{src.stem}.xlsx", options.profile)
         note = (f"本工作簿由 Word 文档“{src.name}”中的自评表重建（按空白自评表的版式），单元格位置与原文档不同；"
                 f"各项发现在原文档中的位置（{r.evaluation.sheet}!单元格，{r.evaluation.sheet} 即文档中的第几个表格）见 .复核.docx 的批注和复核报告。")
+        # The reviewer decides in this workbook: carry the decisions of its previous version over
+        # (DECISION_STALE findings land on it, at the rebuilt workbook's cells).
+        previous = Path(options.previous_reviewed) if options.previous_reviewed else None
+        [book_review], decided = carry_decisions_from([book_review], previous if previous and previous.is_file() else None)
         project.outputs.append(Path(write_reviewed(book_review, book, folder / reviewed_name(src), source_name=src.name,
-                                                   notices=(note,))).name)
+                                                   notices=(note,), decisions=decided)).name)
     if options.report:
         from .report import render_report
 

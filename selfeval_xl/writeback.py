@@ -22,6 +22,7 @@ Reviewing a reviewed workbook replaces what the previous run added and nothing e
 """
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -521,6 +522,9 @@ def _emu_to_last_col(widths: dict[int, float], default: float, col0: int, emu: i
     return col
 
 
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
 def _decision(decisions: Decisions, sheet: str, cell: str) -> tuple[object, str]:
     coord = _split_ref(cell)[1] if "!" in cell else cell
     for key in ((sheet, cell), (sheet, coord), (sheet, f"{_quoted(sheet)}!{coord}")):
@@ -566,12 +570,23 @@ def _write_indicator_row(book: _Book, ws: Worksheet, row: int, first: int, score
         (_float(scored.score), SCORE_FORMAT),
         (_float(scored.score - self_score) if self_score is not None else None, DIFF_FORMAT),
         (scored.basis, None),
-        (_float(verdict) if isinstance(verdict, (int, float, Decimal)) and not isinstance(verdict, bool)
-         else (str(verdict) if verdict not in (None, "") else None), SCORE_FORMAT),
+        (_verdict_value(verdict), SCORE_FORMAT),
         (reason or None, None),
     )
     col = _col_of(ind.self_score.cell) or first - 1
     _write_row(book, ws, row, first, values, ws.cell(row, col))
+
+
+def _verdict_value(verdict: object) -> float | str | None:
+    """A carried-over 复核认定 as the cell it was: a score the reviewer typed as a number comes
+    back from read_decisions as its text ("2", "0.6") and is written as a number again, so that
+    a re-run does not turn it into number-stored-as-text; any other text stays as typed."""
+    if isinstance(verdict, (int, float, Decimal)) and not isinstance(verdict, bool):
+        return _float(verdict)
+    if verdict in (None, ""):
+        return None
+    text = str(verdict)
+    return float(text) if _PLAIN_NUMBER.fullmatch(text) else text
 
 
 def _write_total_row(book: _Book, ws: Worksheet, row: int, first: int, review: Review) -> None:

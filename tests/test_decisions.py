@@ -83,8 +83,10 @@ def test_decisions_carried_over_across_a_rerun(sample, tmp_path):
     assert cli.main(["run", str(inbox), "-o", str(outbox), "-j", "1", "-q", "--no-report"]) == 0
     reviewed = outbox / f"{STEM}.复核.xlsx"
     decide(reviewed, SECOND_PLACE, "维持自评分", "认可部门说明")
+    decide(reviewed, "预算执行率", 7.5)
     assert cli.main(["run", str(inbox), "-o", str(outbox), "-j", "1", "-q", "--no-report"]) == 0
     assert _decision_cells(reviewed, SECOND_PLACE) == ("维持自评分", "认可部门说明")
+    assert _decision_cells(reviewed, "预算执行率") == (7.5, None)  # a typed score stays a number, not text
     ws = load_workbook(reviewed)["复核结果"]
     assert not any(c.value == "DECISION_STALE" for row in ws.iter_rows() for c in row)
 
@@ -208,3 +210,44 @@ def test_an_unreadable_earlier_workbook_is_reported_not_ignored(sample, tmp_path
     job = review_into(sample, out, JobOptions(report=False, previous_reviewed=str(broken)))
     (stale,) = [f for f in job.projects[0].review.findings if f.code == "DECISION_STALE"]
     assert stale.cell == "" and "上次的复核工作簿无法读取" in stale.message and "未能沿用" in stale.message
+
+
+def _with_self_score(seed: dict, name: str, score) -> dict:
+    """The seed with one indicator's self-score changed (a department's resubmission)."""
+    import copy
+
+    c = copy.deepcopy(seed)
+    c["categories"] = [(title, [(n, t, w, a, score if n == name else s) for n, t, w, a, s in rows])
+                       for title, rows in c["categories"]]
+    return c
+
+
+def test_a_word_inputs_decisions_are_carried_over_in_its_rebuilt_workbook(seed, tmp_path):
+    """The reviewer decides in a Word input's .复核.xlsx; the next review of the (resubmitted)
+    document keeps the decisions there, and flags the one whose indicator changed."""
+    from build_word import build_docx
+
+    name = "财务制度健全性"
+    (tmp_path / "in").mkdir()
+    src = build_docx(seed, tmp_path / "in" / "部门自评价报告.docx")
+    first, second, third = (tmp_path / n for n in ("a", "b", "c"))
+    for d in (first, second, third):
+        d.mkdir()
+    job = review_into(src, first, JobOptions(report=False))
+    reviewed = first / "部门自评价报告.复核.xlsx"
+    assert reviewed.name in job.outputs
+    decide(reviewed, SECOND_PLACE, "维持自评分", "认可部门说明")
+    decide(reviewed, name, 2)
+    review_into(src, second, JobOptions(report=False, previous_reviewed=str(reviewed)))
+    again = second / reviewed.name
+    assert _decision_cells(again, SECOND_PLACE) == ("维持自评分", "认可部门说明")
+    assert _decision_cells(again, name) == (2, None)
+    assert not any(c.value == "DECISION_STALE" for row in load_workbook(again)["复核结果"].iter_rows() for c in row)
+    # resubmitted with a changed self-score: kept, and marked for a second look
+    build_docx(_with_self_score(seed, name, 2.5), src)
+    review_into(src, third, JobOptions(report=False, previous_reviewed=str(again)))
+    verdict, note = _decision_cells(third / reviewed.name, name)
+    assert verdict == 2 and note == "【待重审】自评分由“3”改为“2.5”。核对认定后请删除本行"
+    assert _decision_cells(third / reviewed.name, SECOND_PLACE) == ("维持自评分", "认可部门说明")
+    sheet = load_workbook(third / reviewed.name)["复核结果"]
+    assert [c.value for row in sheet.iter_rows() for c in row].count("DECISION_STALE") == 1
