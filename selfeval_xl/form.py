@@ -7,9 +7,11 @@ formulas.
 """
 from __future__ import annotations
 
+from copy import copy
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -170,18 +172,33 @@ def _put(ws: Worksheet, rng: str, value, font: Font = BODY_FONT, align: Alignmen
     first = rng.split(":")[0]
     if ":" in rng:
         ws.merge_cells(rng)
+    style = _style(ws, font, align, border, fill)
+    for row in ws[rng] if ":" in rng else ((ws[first],),):
+        for x in row:
+            x._style = copy(style)
     cell = ws[first]
     put(cell, value)
     if number_format and isinstance(value, (int, float)):
         cell.number_format = number_format
-    for row in ws[rng] if ":" in rng else ((ws[first],),):
-        for x in row:
-            x.font = font
-            x.alignment = align
-            if border:
-                x.border = BORDER
-            if fill is not None:
-                x.fill = fill
+
+
+def _style(ws: Worksheet, font: Font, align: Alignment, border: bool, fill: PatternFill | None):
+    """The openpyxl style array of one look, registered in the workbook once.
+
+    Setting font/alignment/border/fill attribute by attribute hashes each object into the
+    workbook's style lists for every cell (~0.3 s for one filled form); the form has a handful
+    of looks, so each is made once per workbook and copied onto its cells."""
+    cache = ws.parent.__dict__.setdefault("_selfeval_looks", {})
+    key = (id(font), id(align), border, id(fill))
+    if key not in cache:
+        probe = Cell(ws)  # not placed in the sheet: only its style array is kept
+        probe.font, probe.alignment = font, align
+        if border:
+            probe.border = BORDER
+        if fill is not None:
+            probe.fill = fill
+        cache[key] = (copy(probe._style), font, align, fill)  # keep the objects: their ids are the key
+    return cache[key][0]
 
 
 
