@@ -13,7 +13,7 @@ from .model import Finding, SelfEvaluation
 from .rules import Profile, _pct
 
 ZERO = Decimal(0)
-SUB_ROWS = ("current", "carryover", "other")
+SUB_ROWS = nr.SUB_ROWS
 COLUMNS = {"initial": "年初预算数", "annual": "全年预算数", "executed": "全年执行数"}
 
 

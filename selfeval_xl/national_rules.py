@@ -246,6 +246,13 @@ def execution(ev: SelfEvaluation, p: Profile) -> ExecutionScore | None:
     if annual is not None and annual != 0 and executed is not None:
         rate, computed = _rate(executed, annual), True
         basis = f"执行率{_pct(rate)}（全年执行数{money(executed)}{unit}÷全年预算数{money(annual)}{unit}）"
+    elif (sums := _sub_row_sums(ev)) is not None and cfg["sub_rows_when_total_blank"]:
+        (annual, executed), rate = sums, _rate(sums[1], sums[0])
+        blank = "未填写" if row.annual.number is None or row.executed.number is None else "为0"
+        notes.append(("MISSING_VALUE", row.annual.cell if row.annual.number in (None, ZERO) else row.executed.cell,
+                      f"年度资金总额的全年预算数或全年执行数{blank}，预算执行率按其中各项之和计算"))
+        basis = (f"年度资金总额{blank}，按其中各项之和：执行率{_pct(rate)}（全年执行数{money(executed)}{unit}"
+                 f"÷全年预算数{money(annual)}{unit}）")
     else:
         if annual is None or annual == 0:
             notes.append(("MISSING_VALUE", row.annual.cell,
@@ -267,6 +274,21 @@ def execution(ev: SelfEvaluation, p: Profile) -> ExecutionScore | None:
     over = f"，超过{_pct(cap)}按{_pct(cap)}计" if rate > cap else ""
     basis += f"{over}，得分=执行率×分值{plain(points)}={plain(score)}分"
     return ExecutionScore(points, own, score, rate, computed, basis, tuple(notes))
+
+
+# The 项目资金 block's rows under 年度资金总额 (其中：当年财政拨款, 上年结转资金, 其他资金).
+SUB_ROWS = ("current", "carryover", "other")
+
+
+def _sub_row_sums(ev: SelfEvaluation) -> tuple[Decimal, Decimal] | None:
+    """(Σ 全年预算数, Σ 全年执行数) of the sub-rows, when they give a rate: some 全年预算数 above 0
+    and some 全年执行数 filled (a blank sub-row counts 0, as BUDGET_ROWS_SUM counts it)."""
+    rows = [ev.execution.rows[k] for k in SUB_ROWS if k in ev.execution.rows]
+    annual = [r.annual.number for r in rows if r.annual.number is not None]
+    executed = [r.executed.number for r in rows if r.executed.number is not None]
+    if not executed or sum(annual, ZERO) <= 0:
+        return None
+    return sum(annual, ZERO), sum(executed, ZERO)
 
 
 def printed_rates(v: Value) -> list[tuple[Decimal, int]]:

@@ -14,7 +14,7 @@ from selfeval_xl import national_rules as nr
 from selfeval_xl.errors import ReadError
 from selfeval_xl.model import Indicator, Value
 from selfeval_xl.review import review
-from selfeval_xl.rules import load_profile, merge, profile_names, score
+from selfeval_xl.rules import Profile, load_profile, merge, profile_names, score
 
 D = Decimal
 P = load_profile("national-2020")
@@ -243,6 +243,45 @@ def test_execution_blank_amounts_use_printed_rate_or_keep_self():
     assert [n[:2] for n in ex.notes] == [("MISSING_VALUE", "自评表!D6"), ("MISSING_VALUE", "自评表!E6")]
     kept = nr.execution(national(budget=_budget(0, None, 10, None, 7)), P)
     assert kept.score == 7 and kept.rate is None and "人工复核" in kept.basis
+
+
+def test_execution_total_row_left_at_zero_takes_the_rows_under_it():
+    """A form sent with 年度资金总额 at 0 (or blank) and the money in 其中：当年财政拨款 / 上年结转资金:
+    the rate is Σ 全年执行数 ÷ Σ 全年预算数 of those rows (sub_rows_when_total_blank)."""
+    budget = {"total": (0, 0, 0, 10, 0, 0), "current": (90, D("89.974"), D("80.5")),
+              "carryover": (None, 10, D("9.474")), "other": (None, None, None)}
+    ex = nr.execution(national(budget=budget), P)
+    assert round(ex.rate, 3) == D("89.997") and ex.score == 9 and not ex.computed  # 89.974 ÷ 99.974 → 9.00
+    assert ex.basis.startswith("年度资金总额为0，按其中各项之和：执行率") and "÷全年预算数99.97万元" in ex.basis
+    assert ex.notes == (("MISSING_VALUE", "自评表!D6", "年度资金总额的全年预算数或全年执行数为0，预算执行率按其中各项之和计算"),)
+    blank = {**budget, "total": (None, None, None, 10, None, None)}
+    assert nr.execution(national(budget=blank), P).basis.startswith("年度资金总额未填写，按其中各项之和")
+    r = review(national(budget=budget), P)
+    found = {(f.code, f.cell) for f in r.findings}
+    assert ("BUDGET_SCORE_MISMATCH", "自评表!H6") in found  # the department gave itself 0
+    assert {("BUDGET_ROWS_SUM", c) for c in ("自评表!C6", "自评表!D6", "自评表!E6")} <= found
+    # the setting off: the total row alone counts, as before
+    off = Profile(P.name, P.title, merge(P.data, {"execution": {"sub_rows_when_total_blank": False}}))
+    kept = nr.execution(national(budget=budget), off)
+    assert kept.rate == 0 and kept.score == 0 and "按填报的执行率0%" in kept.basis  # the printed 0 %
+    # sub-rows without any 全年执行数 give no rate either
+    unexecuted = {**budget, "current": (90, 90, None), "carryover": (None, 10, None)}
+    assert "按填报的执行率0%" in nr.execution(national(budget=unexecuted), P).basis
+
+
+@settings(max_examples=150, deadline=None)
+@given(parts=st.lists(st.tuples(st.decimals(min_value=0, max_value=10**6, places=2),
+                                st.decimals(min_value=0, max_value=10**6, places=2)), min_size=1, max_size=3))
+def test_sub_row_rate_is_the_rate_of_the_sums(parts):
+    keys = ("current", "carryover", "other")
+    budget = {"total": (None, None, None, 10, None, None), **{k: (a, a, e) for k, (a, e) in zip(keys, parts)}}
+    ex = nr.execution(national(budget=budget), P)
+    annual, executed = sum(a for a, _ in parts), sum(e for _, e in parts)
+    if annual > 0:
+        assert ex.score == P.round(10 * min(executed / annual * 100, D(100)) / 100)
+    else:
+        assert ex.rate is None
+    assert 0 <= ex.score <= 10
 
 
 def test_execution_blank_points_take_default():
