@@ -118,6 +118,19 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
 
+# A Suzhou form's 投入目标 rows and money block that add up (test_checks, test_real_typing plant
+# one fault at a time into content built from them).
+INPUT = [("财务制度健全性", "健全", 3, "好", 3), ("资产产权明确性", "资产明确", 1, "好", 1), ("补贴政策执行规范性", "规范", 3, "规范", 3),
+         ("各级财政应承担资金到位率", "=100%", 2, "=100%", 2), ("预算执行率", "=100%", 8, "=100%", 8), ("专款专用率", "=100%", 3, "=100%", 3),
+         ("资金节约率", "15%及其以下", 1, "=0.3%", 1), ("政府采购规范性", "规范", 2, "规范", 2), ("项目监督制度健全性", "健全", 1, "好", 1),
+         ("责任惩戒机制健全性", "健全", 2, "好", 2)]
+CLEAN_MONEY = {
+    "budget": {"initial": 1000, "adjustment": 200.5, "allocated": 1150.25, "balance": 50.25},
+    "funds": {"allocated": 1150.25, "paid": 1100, "balance": 50.25, "carried": 50, "recovered": 0.25},
+    "composition_total": 1150.25, "sub_items": [("子项目甲", 1000), ("子项目乙", 150.25)],
+}
+
+
 @pytest.fixture(scope="session")
 def seed() -> dict:
     return parse_seed((DATA / "seed_suzhou_2020.txt").read_text(encoding="utf-8"))

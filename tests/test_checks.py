@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import SAMPLE, build
+from conftest import CLEAN_MONEY, INPUT, SAMPLE, build
 from selfeval_xl.review import review_file, to_json
 
 D = Decimal
@@ -89,15 +89,9 @@ def test_check_human_output_and_errors(tmp_path):
 
 # ---- a clean workbook, and each code planted --------------------------------------
 
-INPUT = [("财务制度健全性", "健全", 3, "好", 3), ("资产产权明确性", "资产明确", 1, "好", 1), ("补贴政策执行规范性", "规范", 3, "规范", 3),
-         ("各级财政应承担资金到位率", "=100%", 2, "=100%", 2), ("预算执行率", "=100%", 8, "=100%", 8), ("专款专用率", "=100%", 3, "=100%", 3),
-         ("资金节约率", "15%及其以下", 1, "=0.3%", 1), ("政府采购规范性", "规范", 2, "规范", 2), ("项目监督制度健全性", "健全", 1, "好", 1),
-         ("责任惩戒机制健全性", "健全", 2, "好", 2)]
 CLEAN = {
     "project_name": "测试项目", "year": 2021, "department": "苏州市测试局",
-    "budget": {"initial": 1000, "adjustment": 200.5, "allocated": 1150.25, "balance": 50.25},
-    "funds": {"allocated": 1150.25, "paid": 1100, "balance": 50.25, "carried": 50, "recovered": 0.25},
-    "composition_total": 1150.25, "sub_items": [("子项目甲", 1000), ("子项目乙", 150.25)],
+    **CLEAN_MONEY,
     "categories": [
         ("投入目标（26分）", INPUT),
         ("产出目标（20分）", [("扶持企业数量", "=5家", 6.67, "=5家", 6.67), ("建设平台个数", "=2个", 6.67, "=2个", 6.67),

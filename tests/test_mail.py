@@ -1,6 +1,8 @@
 """mail: .eml drafts, SMTP sending against a real aiosmtpd server, the sent ledger, recipients.csv."""
 from __future__ import annotations
 
+import contextlib
+
 import datetime
 import hashlib
 import ipaddress
@@ -136,16 +138,23 @@ class Collector:
         return [message_from_bytes(e.content, policy=policy.default) for e in self.envelopes]
 
 
+@contextlib.contextmanager
+def serving(handler, **options):
+    """An aiosmtpd server on a free 127.0.0.1 port for the block: yields the port."""
+    port = _free_port()
+    ctl = Controller(handler, hostname="127.0.0.1", port=port, **options)
+    ctl.start()
+    try:
+        yield port
+    finally:
+        ctl.stop()
+
+
 @pytest.fixture
 def smtp_server():
     handler = Collector()
-    port = _free_port()
-    ctl = Controller(handler, hostname="127.0.0.1", port=port)
-    ctl.start()
-    try:
+    with serving(handler) as port:
         yield handler, port
-    finally:
-        ctl.stop()
 
 
 def _cert(tmp_path: Path) -> tuple[Path, Path]:
@@ -196,14 +205,9 @@ def tls_server(tmp_path):
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
     handler = Collector()
-    port = _free_port()
-    ctl = Controller(handler, hostname="127.0.0.1", port=port, tls_context=ctx, require_starttls=True,
-                     authenticator=_authenticator(handler), auth_required=True, auth_require_tls=True)
-    ctl.start()
-    try:
+    with serving(handler, tls_context=ctx, require_starttls=True, authenticator=_authenticator(handler),
+                 auth_required=True, auth_require_tls=True) as port:
         yield handler, port, cert
-    finally:
-        ctl.stop()
 
 
 def run_cli(capsys, *argv) -> tuple[int, str, str]:
@@ -546,12 +550,9 @@ def test_password_from_ini_config_and_implicit_ssl(capsys, monkeypatch, tmp_path
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
     handler = Collector()
-    port = _free_port()
     # aiosmtpd only counts STARTTLS as "TLS" for auth_require_tls; the connection is TLS from the start here
-    ctl = Controller(handler, hostname="127.0.0.1", port=port, ssl_context=ctx,
-                     authenticator=_authenticator(handler), auth_required=True, auth_require_tls=False)
-    ctl.start()
-    try:
+    with serving(handler, ssl_context=ctx, authenticator=_authenticator(handler), auth_required=True,
+                 auth_require_tls=False) as port:
         cfg = tmp_path / "smtp.ini"
         cfg.write_text(f"[smtp]\nhost = 127.0.0.1\nport = {port}\nsecurity = ssl\nuser = reviewer\n"
                        f"password = {PASSWORD}\nfrom = review@example.com\ncafile = {cert}\n", encoding="utf-8")
@@ -561,8 +562,6 @@ def test_password_from_ini_config_and_implicit_ssl(capsys, monkeypatch, tmp_path
         assert "已发送（3）" in out, out + err
         assert len(handler.envelopes) == 3
         assert PASSWORD not in out + err
-    finally:
-        ctl.stop()
 
 
 def test_password_is_not_an_argument():

@@ -12,8 +12,7 @@ from selfeval_xl import ledger as ledgers
 from selfeval_xl import mail
 from selfeval_xl.lock import outbox_lock
 
-from aiosmtpd.controller import Controller  # noqa: E402
-from test_mail import RECIPIENTS, Collector, _docx, _free_port, _send_args, outbox, recipients, run_cli, smtp_server  # noqa: E402,F401
+from test_mail import RECIPIENTS, Collector, _docx, _send_args, outbox, recipients, run_cli, serving, smtp_server  # noqa: E402,F401
 
 GX = "工业/苏州市打造先进制造业基地专项资金_2020.xlsx"
 NY = "农业/农田水利建设补助资金_2020.xlsx"
@@ -37,13 +36,8 @@ class SlowAck(Collector):
 @pytest.fixture
 def slow_server():
     handler = SlowAck(delay=3.0)
-    port = _free_port()
-    ctl = Controller(handler, hostname="127.0.0.1", port=port)
-    ctl.start()
-    try:
+    with serving(handler) as port:
         yield handler, port
-    finally:
-        ctl.stop()
 
 
 def _cfg(tmp_path: Path, port: int, timeout: float = 1.0) -> Path:

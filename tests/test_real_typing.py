@@ -16,22 +16,16 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from conftest import SAMPLE, convert
+from conftest import CLEAN_MONEY, INPUT, SAMPLE, convert
 from selfeval_xl import form, rules
 from selfeval_xl.reader import read, read_all
 from selfeval_xl.review import review, review_file, to_json
 
 D = Decimal
 
-INPUT = [("财务制度健全性", "健全", 3, "好", 3), ("资产产权明确性", "资产明确", 1, "好", 1), ("补贴政策执行规范性", "规范", 3, "规范", 3),
-         ("各级财政应承担资金到位率", "=100%", 2, "=100%", 2), ("预算执行率", "=100%", 8, "=100%", 8), ("专款专用率", "=100%", 3, "=100%", 3),
-         ("资金节约率", "15%及其以下", 1, "=0.3%", 1), ("政府采购规范性", "规范", 2, "规范", 2), ("项目监督制度健全性", "健全", 1, "好", 1),
-         ("责任惩戒机制健全性", "健全", 2, "好", 2)]
 PLAIN = {
     "project_name": "测试项目", "year": 2021, "department": "苏州市教育局",
-    "budget": {"initial": 1000, "adjustment": 200.5, "allocated": 1150.25, "balance": 50.25},
-    "funds": {"allocated": 1150.25, "paid": 1100, "balance": 50.25, "carried": 50, "recovered": 0.25},
-    "composition_total": 1150.25, "sub_items": [("子项目甲", 1000), ("子项目乙", 150.25)],
+    **CLEAN_MONEY,
     "categories": [
         ("投入目标（26分）", INPUT),
         ("产出目标（20分）", [("资助家庭经济困难学生人数", "≥12000人", 6.67, "=12500人", 6.67),
