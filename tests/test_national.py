@@ -419,6 +419,22 @@ def test_colon_labels_and_this_year_appropriation(tmp_path):
     assert ev.project_name.text == "新建野生动物收容所建设项目" and ev.implementer.text == "马鹿坑国有林场"
 
 
+def test_total_row_left_at_zero_is_scored_from_the_rows_under_it(tmp_path):
+    """Typed as a published Anhui (Chizhou, 2022) table: 年度资金总额: 0 0 0 10 0 0 with the money
+    only in 其中:本年财政拨款 (90 / 89.974 / 89.974) and the 得分 0 — the rate comes from the sub-rows."""
+    rows, merges = base_rows()
+    rows[5][1:8] = ["年度资金总额:", 0, 0, 0, 10, 0, 0]
+    rows[6][1:5] = ["其中:本年财政拨款", 90, 89.974, 89.974]
+    rows[20][7] = 88  # 总分 as the department added it: 0 + 88
+    r = review(one(national_sheet(tmp_path / "zero_total.xlsx", rows, merges)))
+    assert (r.execution_self, r.execution_score) == (D(0), D(10))
+    assert r.execution_basis.startswith("年度资金总额为0，按其中各项之和：执行率100%（全年执行数89.97万元÷全年预算数89.97万元）")
+    found = {(f.code, f.cell) for f in r.findings}
+    assert {("BUDGET_SCORE_MISMATCH", f"{S}!H6"), ("MISSING_VALUE", f"{S}!D6"), ("BUDGET_ROWS_SUM", f"{S}!C6"),
+            ("BUDGET_ROWS_SUM", f"{S}!D6"), ("BUDGET_ROWS_SUM", f"{S}!E6")} <= found
+    assert r.computed_total == D("98.5")  # 10 + the indicators by rule (项目竣工验收率 90 % of 15 = 13.5)
+
+
 @pytest.mark.parametrize("grade_cells,expected,cell", [
     ({9: "优"}, "优", "I21"),
     ({9: "等级：良"}, "良", "I21"),
