@@ -183,13 +183,10 @@ def _label(projects: list[dict], outbox: Path) -> str:
 # ---- 对比.xlsx ------------------------------------------------------------------------------
 
 def write_comparison(c: Comparison, target: Path) -> Path:
-    from openpyxl import Workbook
+    from .overview import Book
 
-    from .fsutil import atomic_path
-    from .overview import TableSheet
-
-    wb = Workbook(write_only=True)
-    ws = TableSheet(wb, "项目对比", ["主管部门", "项目", "上次项目名称", "匹配方式", "相似度", "上次复核得分", "本次复核得分", "变化",
+    book = Book()
+    ws = book.sheet("项目对比", ["主管部门", "项目", "上次项目名称", "匹配方式", "相似度", "上次复核得分", "本次复核得分", "变化",
                              "上次自评分", "本次自评分", "上次错误", "本次错误", "重复出现的问题", "已改正的问题", "新出现的问题",
                              "上次文件", "本次文件"],
                 [22, 32, 32, 10, 7, 9, 9, 7, 8, 8, 7, 7, 9, 9, 9, 26, 26], freeze="C2")
@@ -202,7 +199,7 @@ def write_comparison(c: Comparison, target: Path) -> Path:
                    ws.cell(len(m.new)), ws.cell(m.a["input"]), ws.cell(m.b["input"])])
     ws.close()
     for title, attr in (("重复出现的问题", "repeated"), ("已改正的问题", "fixed"), ("新出现的问题", "new")):
-        ws = TableSheet(wb, title, ["级别", "主管部门", "项目", "问题", "指标", "单元格", "说明", "代码"],
+        ws = book.sheet(title, ["级别", "主管部门", "项目", "问题", "指标", "单元格", "说明", "代码"],
                     [6, 22, 30, 26, 26, 14, 60, 20], freeze="D2")
         rows = [(m, t) for m in c.matches for t in getattr(m, attr)]
         rows.sort(key=lambda mt: (severity_rank(mt[1][0]), mt[0].b["department"], mt[0].b["project"]))
@@ -211,18 +208,15 @@ def write_comparison(c: Comparison, target: Path) -> Path:
                        ws.cell(finding_label(code, sev)), ws.cell(ind), ws.cell(cell), ws.cell(msg), ws.cell(code)])
         ws.close()
     for title, items in (("新增项目", c.new), ("未再出现的项目", c.gone)):
-        ws = TableSheet(wb, title, ["主管部门", "项目", "年度", "复核得分", "错误", "文件"], [24, 36, 7, 9, 7, 36])
+        ws = book.sheet(title, ["主管部门", "项目", "年度", "复核得分", "错误", "文件"], [24, 36, 7, 9, 7, 36])
         for p in sorted(items, key=lambda p: (p["department"], p["project"])):
             ws.append([ws.cell(p["department"]), ws.cell(p["project"]), ws.cell(p["year"]), ws.cell(p["review_score"]),
                        ws.cell(p["errors"]), ws.cell(p["input"])])
         ws.close()
-    ws = TableSheet(wb, "按部门", ["主管部门", "上次项目数", "本次项目数", "匹配项目数", "平均得分变化", "重复出现的问题",
+    ws = book.sheet("按部门", ["主管部门", "上次项目数", "本次项目数", "匹配项目数", "平均得分变化", "重复出现的问题",
                             "已改正的问题", "新出现的问题"], [26, 9, 9, 9, 10, 10, 10, 10], freeze="B2")
     for r in c.departments():
         ws.append([ws.cell(r["department"]), ws.cell(r["a"]), ws.cell(r["b"]), ws.cell(r["matched"]),
                    ws.cell(r["mean_change"]), ws.cell(r["repeated"]), ws.cell(r["fixed"]), ws.cell(r["new_problems"])])
     ws.close()
-    target = Path(target)
-    with atomic_path(target) as tmp:
-        wb.save(tmp)
-    return target
+    return book.save(target)

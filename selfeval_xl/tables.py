@@ -66,6 +66,11 @@ FILE_COLUMNS: dict[str, str] = {
 # ---- plain values -----------------------------------------------------------------------
 
 def _num(x) -> float | None:
+    t = type(x)
+    if t is float:  # the bulk (review JSON numbers)
+        return x
+    if t is int:
+        return float(x)
     if isinstance(x, bool) or x is None:
         return None
     if isinstance(x, (int, float)):
@@ -85,6 +90,8 @@ def _year(x) -> int | None:
 
 
 def _text(x) -> str:
+    if type(x) is str:
+        return x.strip()
     return "" if x is None else str(x).strip()
 
 
@@ -149,7 +156,7 @@ class Records:
     projects: list[dict]
     findings: list[dict]
     files: list[dict]
-    indicators: list[dict]
+    indicators: dict[str, list]  # column → values (INDICATOR_COLUMNS): 92 rows a project, no dict per row
     run: dict
 
 
@@ -186,7 +193,7 @@ def records(run: dict, outbox: Path | None = None, indicators: bool = False) -> 
     projects: list[dict] = []
     findings: list[dict] = []
     files: list[dict] = []
-    inds: list[dict] = []
+    inds: dict[str, list] = {c: [] for c in INDICATOR_COLUMNS}
     for entry in run.get("files") or ():
         if not isinstance(entry, dict):
             continue
@@ -249,15 +256,20 @@ def records(run: dict, outbox: Path | None = None, indicators: bool = False) -> 
                     key = cell_row(f.get("cell"))
                     if key:
                         codes.setdefault(key, []).append(_text(f.get("code")))
-                for ind in review.get("indicators") or ():
-                    s, c = _num(ind.get("self_score")), _num(ind.get("computed_score"))
-                    inds.append({**base, "category": _text(ind.get("category")), "name": _text(ind.get("name")),
-                                 "cell": _text(ind.get("cell")), "target": _text(ind.get("target")),
-                                 "actual": _text(ind.get("actual")), "weight": _num(ind.get("weight")),
-                                 "self_score": s, "computed_score": c,
-                                 "difference": round(c - s, 2) if None not in (c, s) else None,
-                                 "completion": _num(ind.get("completion")), "basis": _text(ind.get("basis")),
-                                 "findings": ",".join(dict.fromkeys(codes.get(cell_row(ind.get("cell")), [])))})
+                rows = review.get("indicators") or ()
+                for col, value in base.items():
+                    inds[col] += [value] * len(rows)
+                for col in ("category", "name", "cell", "target", "actual", "basis"):
+                    inds[col] += [_text(ind.get(col)) for ind in rows]
+                for col in ("weight", "completion"):
+                    inds[col] += [_num(ind.get(col)) for ind in rows]
+                own = [_num(ind.get("self_score")) for ind in rows]
+                rule = [_num(ind.get("computed_score")) for ind in rows]
+                inds["self_score"] += own
+                inds["computed_score"] += rule
+                inds["difference"] += [round(c - s, 2) if None not in (c, s) else None for s, c in zip(own, rule)]
+                inds["findings"] += [",".join(dict.fromkeys(codes.get(cell_row(ind.get("cell")), []))) if codes else ""
+                                     for ind in rows]
     _mark_duplicates(projects)
     findings.sort(key=lambda f: (severity_rank(f["severity"]), f["input"], f["project_index"]))
     return Records(projects, findings, files, inds, run)
@@ -292,20 +304,26 @@ class Frames:
     files: Any
 
 
-def to_frame(rows: list[dict], columns: dict[str, str]):
-    """A DataFrame with exactly ``columns`` in order and their dtypes (also when empty)."""
+def to_frame(rows: list[dict] | dict[str, list], columns: dict[str, str]):
+    """A DataFrame with exactly ``columns`` in order and their dtypes (also when empty), from
+    row dicts or from column lists (``Records.indicators``)."""
     import pandas as pd
 
-    df = pd.DataFrame.from_records(rows, columns=list(columns))
+    if isinstance(rows, dict):
+        values = {col: rows.get(col, []) for col in columns}
+    else:
+        values = {col: [r.get(col) for r in rows] for col in columns}
+    out = {}
     for col, dtype in columns.items():
+        v = values[col]
         if dtype == "str":  # a list comprehension: Series.map's per-value overhead is ~3x this
-            df[col] = pd.array(["" if v is None or v != v else v if type(v) is str else str(v)
-                                for v in df[col].tolist()], dtype="string")
+            out[col] = pd.array(["" if x is None or x != x else x if type(x) is str else str(x) for x in v], dtype="string")
         elif dtype == "bool":
-            df[col] = df[col].fillna(False).astype(bool)
+            out[col] = pd.array([bool(x) if x is not None and x == x else False for x in v], dtype=bool)
         else:
-            df[col] = pd.array(df[col].tolist(), dtype=dtype)
-    return df
+            out[col] = pd.array(v, dtype=dtype)
+        values[col] = None  # the list can go as soon as its column is built
+    return pd.DataFrame(out, columns=list(columns))
 
 
 def frames(outbox: str | Path, indicators: bool = True) -> Frames:
