@@ -132,9 +132,11 @@ def parse_file(path: Path, limits: Limits = DEFAULT_LIMITS, file: str = "") -> "
     return parse(parse_xml(data, DOCUMENT_PART, name), limits, name, _heading_styles(styles, name))
 
 
-def convert_to_docx(path: Path, tmp: Path, limits: Limits = DEFAULT_LIMITS) -> Path:
+def convert_to_docx(path: Path, tmp: Path, limits: Limits = DEFAULT_LIMITS, removed: list[str] | None = None) -> Path:
     """LibreOffice's .docx of a .doc/.wps (a copy is converted: soffice leaves lock files beside
-    what it opens). The result is sniffed like any submitted file."""
+    what it opens). Fields that would load something from outside (a linked picture fetched from
+    a URL, an included file) lose their target first (ole_links), listed in ``removed``. The
+    result is sniffed like any submitted file."""
     from . import office
     from .safety import sniff
 
@@ -145,6 +147,14 @@ def convert_to_docx(path: Path, tmp: Path, limits: Limits = DEFAULT_LIMITS) -> P
     src_dir.mkdir(parents=True, exist_ok=True)
     copy = src_dir / f"document{Path(path).suffix.lower() or '.doc'}"
     shutil.copyfile(path, copy)
+    from .ole_links import strip_doc
+
+    try:
+        targets = strip_doc(copy)
+    except (OSError, ValueError):  # not a compound file olefile can edit: LibreOffice decides
+        targets = []
+    if removed is not None:
+        removed.extend(targets)
     try:
         out = office.convert([copy], "docx:MS Word 2007 XML", tmp / "out", timeout=limits.timeout_s).get(copy)
     except OSError as exc:

@@ -39,8 +39,9 @@ def review_word_into(src: Path, folder: Path, options):
     with tempfile.TemporaryDirectory(prefix="selfeval-word-") as tmp:
         tmp = Path(tmp)
         docx = src
+        removed: list[str] = []
         if sniff(src) == "doc":
-            docx = word.convert_to_docx(src, tmp)
+            docx = word.convert_to_docx(src, tmp, removed=removed)
         try:
             evaluations = [replace(ev, file=src.name) for ev in read_all(docx)]
         except ReadError as err:
@@ -55,12 +56,16 @@ def review_word_into(src: Path, folder: Path, options):
         book, book_review = rebuild_workbook(r, docx, tmp / f"{src.stem}.xlsx", options.profile)
         note = (f"本工作簿由 Word 文档“{src.name}”中的自评表重建（按空白自评表的版式），单元格位置与原文档不同；"
                 f"各项发现在原文档中的位置（{r.evaluation.sheet}!单元格，{r.evaluation.sheet} 即文档中的第几个表格）见 .复核.docx 的批注和复核报告。")
+        notes = (note,)
+        if removed:
+            notes += (f"原文档含从外部加载内容的域或链接图片（{'、'.join(removed[:5])}{'等' if len(removed) > 5 else ''}），"
+                      "为安全起见转换前已去除其链接，这些内容未载入。",)
         # The reviewer decides in this workbook: carry the decisions of its previous version over
         # (DECISION_STALE findings land on it, at the rebuilt workbook's cells).
         previous = Path(options.previous_reviewed) if options.previous_reviewed else None
         [book_review], decided = carry_decisions_from([book_review], previous if previous and previous.is_file() else None)
         project.outputs.append(Path(write_reviewed(book_review, book, folder / reviewed_name(src), source_name=src.name,
-                                                   notices=(note,), decisions=decided)).name)
+                                                   notices=notes, decisions=decided)).name)
     if options.report:
         from .report import render_report
 

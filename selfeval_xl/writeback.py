@@ -149,7 +149,7 @@ def _open(source: Path, target: Path, tmp: Path) -> tuple[bytes, list[str], bool
             from .odf import without_external_links
 
             data = without_external_links(data)
-        converted = _convert_with_office(data, foreign, tmp)
+        converted = _convert_with_office(data, foreign, tmp, notices)
         if converted is None:
             reason = f"原文件为 {foreign} 格式，本机未安装 LibreOffice 或转换失败"
             return _rebuild_from_values(source, data, False), [_rebuilt_notice(reason), *notices], True
@@ -213,12 +213,13 @@ def _foreign_format(source: Path, kind: str, data: bytes) -> str | None:
     return None
 
 
-def _convert_with_office(data: bytes, suffix: str, tmp: Path) -> Path | None:
+def _convert_with_office(data: bytes, suffix: str, tmp: Path, notices: list[str] | None = None) -> Path | None:
     """LibreOffice's .xlsx of the workbook ``data``, or None (not installed, or nothing produced).
 
     A copy is converted, not the source: soffice writes lock files beside what it opens,
     and a neutral name avoids surprises with unusual file names. WPS ``.et`` is BIFF8, so
-    the copy is called ``.xls``.
+    the copy is called ``.xls``; its external references are taken out first (ole_links),
+    which ``notices`` is told.
     """
     if office.find_soffice() is None:
         return None
@@ -226,6 +227,16 @@ def _convert_with_office(data: bytes, suffix: str, tmp: Path) -> Path | None:
     src_dir.mkdir()
     copy_path = src_dir / ("book.xls" if suffix == ".et" else f"book{suffix}")
     copy_path.write_bytes(data)
+    if suffix in (".xls", ".et"):
+        from .ole_links import strip_xls
+
+        try:
+            removed = strip_xls(copy_path)
+        except (OSError, ValueError):  # not a compound file olefile can edit: LibreOffice decides
+            removed = []
+        if removed and notices is not None:
+            notices.append(f"原文件引用了外部工作簿或数据源（{'、'.join(removed[:5])}{'等' if len(removed) > 5 else ''}），"
+                           "为安全起见转换前已去除这些链接，相关公式保留原值。")
     try:
         result = office.convert([copy_path], "xlsx", tmp / "out")
     except (OSError, ValueError):
