@@ -104,6 +104,8 @@ def strip_xls(path: Path) -> list[str]:
         while pos + 4 <= len(stream):
             typ, size = struct.unpack_from("<HH", stream, pos)
             body = pos + 4
+            if body + size > len(stream):  # a truncated last record: nothing more to read
+                break
             if typ == SUPBOOK and size >= 5:
                 target = _blank_supbook(stream, body, size)
                 if target:

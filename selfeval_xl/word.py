@@ -151,7 +151,7 @@ def convert_to_docx(path: Path, tmp: Path, limits: Limits = DEFAULT_LIMITS, remo
 
     try:
         targets = strip_doc(copy)
-    except (OSError, ValueError):  # not a compound file olefile can edit: LibreOffice decides
+    except Exception:  # noqa: BLE001 - a compound file olefile cannot edit is converted as it is
         targets = []
     if removed is not None:
         removed.extend(targets)

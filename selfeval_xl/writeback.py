@@ -232,7 +232,7 @@ def _convert_with_office(data: bytes, suffix: str, tmp: Path, notices: list[str]
 
         try:
             removed = strip_xls(copy_path)
-        except (OSError, ValueError):  # not a compound file olefile can edit: LibreOffice decides
+        except Exception:  # noqa: BLE001 - a compound file olefile cannot edit is converted as it is
             removed = []
         if removed and notices is not None:
             notices.append(f"原文件引用了外部工作簿或数据源（{'、'.join(removed[:5])}{'等' if len(removed) > 5 else ''}），"
