@@ -151,26 +151,25 @@ def splice(path: Path, sheets: dict[str, StreamedRows]) -> None:
 
 
 def _write_sheet(zout: zipfile.ZipFile, name: str, xml: str, rows: StreamedRows) -> None:
+    """openpyxl's sheet part with the streamed rows before ``</sheetData>`` and, when there are
+    links, ``<hyperlinks>`` where CT_Worksheet's order puts it."""
     end = xml.index("</sheetData>")
-    links = ""
+    at = end
     if rows.nlinks:
-        if "<hyperlinks" in xml:  # our rows only: the header row has none
+        if "<hyperlinks" in xml:  # the header row (openpyxl's part) never has links
             raise ValueError(f"{name} already has hyperlinks")
         at = min(i for i in (xml.find(tag, end) for tag in _AFTER_LINKS) if i >= 0)
-        links = at
     with zout.open(name, "w", force_zip64=True) as out:
         out.write(xml[:end].encode("utf-8"))
         rows.body.seek(0)
         shutil.copyfileobj(rows.body, out)
-        if not rows.nlinks:
-            out.write(xml[end:].encode("utf-8"))
-            return
-        out.write(xml[end:links].encode("utf-8"))
-        out.write(f'<hyperlinks xmlns:r="{_R}">'.encode("utf-8"))
-        rows.links.seek(0)
-        shutil.copyfileobj(rows.links, out)
-        out.write(b"</hyperlinks>")
-        out.write(xml[links:].encode("utf-8"))
+        out.write(xml[end:at].encode("utf-8"))
+        if rows.nlinks:
+            out.write(f'<hyperlinks xmlns:r="{_R}">'.encode("utf-8"))
+            rows.links.seek(0)
+            shutil.copyfileobj(rows.links, out)
+            out.write(b"</hyperlinks>")
+        out.write(xml[at:].encode("utf-8"))
 
 
 def _write_rels(zout: zipfile.ZipFile, name: str, xml: str | None, rows: StreamedRows) -> None:
