@@ -85,7 +85,7 @@ from multiprocessing.connection import wait as _mp_wait
 from pathlib import Path, PurePosixPath
 from typing import Callable, TextIO
 
-from . import __version__, store
+from . import __version__, store, timing
 from .errors import CODES, EXTRA_CODES, ExitCode, ReadError, UsageError, error_dict  # noqa: F401 (batch.UsageError: the old name)
 from .fmt import columns
 from .manifest import FileEntry, ProjectEntry, RunManifest
@@ -730,6 +730,7 @@ class _Pool:
             slots.remove(s)
             self._stop(s, graceful=False)
         slots.extend(self._spawn() for _ in range(min(self.jobs, len(pending)) - len(slots)))
+        timing.mark("spawned")
         startup_error: str | None = None
         ok = False
         try:
@@ -756,11 +757,13 @@ class _Pool:
                             if kind == "ready":
                                 s.ready = True
                                 self.start_failures = 0
+                                timing.mark("worker_ready")
                             elif kind == "done":
                                 task, s.task = s.task, None
                                 if payload.get("restart"):
                                     s.ready, s.retiring = False, True  # exits now: give it nothing more
-                                on_result(task, payload)
+                                with timing.spent("on_result"):
+                                    on_result(task, payload)
                             elif kind == "init_error":
                                 startup_error = payload
                     elif s.proc.sentinel in ready:
@@ -1120,9 +1123,11 @@ class Batch:
                   "timeout": o.timeout}
         try:
             if tasks:
+                timing.mark("pool_start")
                 pool = self.pool or _Pool(o.jobs, config, o.timeout)
                 self.pool = pool if self.keep_workers else None
                 pool.run(tasks, on_result, keep=self.keep_workers)
+                timing.mark("pool_done")
             if held:
                 self._pdf(held, staging_root, done, progress)
         finally:
@@ -1305,12 +1310,15 @@ def write_outputs(outbox: Path, options: Options, entries: list[dict], started: 
     mark_duplicates(entries)
     from . import overview  # pandas: parent process only
 
+    timing.mark("summary_imported")
     overview.write_summary(Path(outbox) / SUMMARY_NAME, entries)
+    timing.mark("summary")
     m = RunManifest(inbox=str(Path(inbox).resolve()), outbox=str(Path(outbox).resolve()), started=started,
                     finished=now_iso(), options=options.to_json(), files=[FileEntry.from_json(e) for e in entries],
                     version=__version__, interrupted=bool(extra.pop("interrupted", False)),
                     watching=extra.pop("watching", None), extra=extra)
     m.write(Path(outbox) / RUN_JSON_NAME)
+    timing.mark("run_json")
 
 
 def write_overview(outbox: Path, options: Options) -> Path | None:
@@ -1369,11 +1377,17 @@ def run(inbox: Path, outbox: Path, options: Options, out: TextIO | None = None) 
     1 some failed, 130 Ctrl-C). Raises lock.LockedError (a UsageError) if OUTBOX is in use."""
     from .lock import outbox_lock
 
-    with outbox_lock(outbox, "运行批量复核" if not options.watch else "监视"):
-        clean_stale_staging(outbox)
-        if options.watch:
-            return watch(inbox, outbox, options, out=out)
-        return _run_once(inbox, outbox, options, out)
+    timing.mark("run")
+    try:
+        with outbox_lock(outbox, "运行批量复核" if not options.watch else "监视"):
+            timing.mark("locked")
+            clean_stale_staging(outbox)
+            if options.watch:
+                return watch(inbox, outbox, options, out=out)
+            return _run_once(inbox, outbox, options, out)
+    finally:
+        timing.mark("end")
+        timing.dump()
 
 
 def _run_once(inbox: Path, outbox: Path, options: Options, out: TextIO | None) -> int:
@@ -1382,6 +1396,7 @@ def _run_once(inbox: Path, outbox: Path, options: Options, out: TextIO | None) -
     outbox.mkdir(parents=True, exist_ok=True)
     previous = load_run_json(outbox / RUN_JSON_NAME)
     todo, skipped = discover(inbox, outbox, options.follow_links)
+    timing.mark("discovered")
     batch = Batch(inbox, outbox, options, previous)
     done: dict[str, dict] = {}
     progress = Progress(len(todo), not options.quiet and sys.stderr.isatty())
@@ -1398,6 +1413,7 @@ def _run_once(inbox: Path, outbox: Path, options: Options, out: TextIO | None) -
         batch.clear_journal()
         if options.overview and not interrupted:
             write_overview(outbox, options)
+            timing.mark("overview")
     if not todo:
         what = "没有找到任何文件" if not skipped else f"没有可复核的电子表格（{len(skipped)} 个文件已跳过，原因见 run.json 和汇总.xlsx）"
         print(f"输入文件夹 {inbox} 中{what}", file=sys.stderr, flush=True)

@@ -141,7 +141,9 @@ def cmd_finalize(args) -> int:
 
 def cmd_run(args) -> int:
     """Batch: review every workbook under INBOX into OUTBOX (see batch.py)."""
-    from . import batch
+    from . import batch, timing
+
+    timing.mark("cli")
 
     try:
         inbox, outbox, options = batch.options_from_args(args)
