@@ -106,6 +106,13 @@ WORKER_PRELOAD = (
     "selfeval_xl.word_review", "selfeval_xl.fsutil",
     "docxtpl", "openpyxl", "lxml.etree", "jinja2", "PIL.Image", "python_calamine",
 )
+# Imported by the batch parent in a background thread from the start of a run (issue 16): the
+# end of the run (汇总.xlsx: pandas + openpyxl; the 复核汇总报告: docxtpl + its histogram) would
+# otherwise import them after the last file, with every worker idle. They load while the fork
+# server preloads (the parent has nothing else to do then). Best effort: a module that fails
+# here is imported again, with its real error, by the code that needs it.
+PARENT_PRELOAD = ("pandas", "openpyxl", "selfeval_xl.overview")
+OVERVIEW_PRELOAD = ("docxtpl", "selfeval_xl.overview_report", "selfeval_xl.histogram")  # unless --no-overview
 DEFAULT_MAX_MEMORY_MB = 2048
 STARTUP_TIMEOUT = 120.0  # seconds a worker may take to import everything and load the template
 STAGING_PREFIX = ".selfeval-staging-"
@@ -426,6 +433,35 @@ def worker_context(method: str | None = None):
     return ctx
 
 
+def start_fork_server(method: str | None = None) -> None:
+    """Start the fork server now, if workers come from one: its preload (~0.5 s) then runs while
+    the parent discovers files and stages tasks, not after. Idempotent."""
+    if worker_context(method).get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+def warm_parent(overview: bool = True) -> threading.Thread:
+    """Import ``PARENT_PRELOAD`` (+ ``OVERVIEW_PRELOAD``) in a daemon thread; join it before
+    writing the summary. Never raises."""
+    import importlib
+
+    names = PARENT_PRELOAD + (OVERVIEW_PRELOAD if overview else ())
+
+    def load() -> None:
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - best effort, see PARENT_PRELOAD
+                pass
+        timing.mark("parent_warm")
+
+    t = threading.Thread(target=load, name="selfeval-warm-parent", daemon=True)
+    t.start()
+    return t
+
+
 def _fault(name: str, spec: str | None = None) -> None:
     """Test-only fault injection, see the module docstring. ``spec`` comes with the task (read
     from the parent's environment when the task was made), never from the worker's environment."""
@@ -733,15 +769,19 @@ class _Pool:
         timing.mark("spawned")
         startup_error: str | None = None
         ok = False
+
+        def give(s: _Slot) -> None:
+            if s.ready and s.task is None and pending:
+                s.task, s.started = pending.popleft(), time.monotonic()
+                try:
+                    s.conn.send(s.task)
+                except (OSError, ValueError):
+                    pass  # the worker is dead: its sentinel fires below
+
         try:
             while slots and (pending or any(s.task is not None for s in slots)):
                 for s in slots:
-                    if s.ready and s.task is None and pending:
-                        s.task, s.started = pending.popleft(), time.monotonic()
-                        try:
-                            s.conn.send(s.task)
-                        except (OSError, ValueError):
-                            pass  # the worker is dead: its sentinel fires below
+                    give(s)
                 deadlines = [s.started + self.timeout for s in slots if s.task is not None]
                 deadlines += [s.spawned + STARTUP_TIMEOUT for s in slots if not s.ready and not s.retiring]
                 wait_s = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
@@ -762,6 +802,7 @@ class _Pool:
                                 task, s.task = s.task, None
                                 if payload.get("restart"):
                                     s.ready, s.retiring = False, True  # exits now: give it nothing more
+                                give(s)  # its next file first: the worker works while we commit this one
                                 with timing.spent("on_result"):
                                     on_result(task, payload)
                             elif kind == "init_error":
@@ -1397,6 +1438,9 @@ def _run_once(inbox: Path, outbox: Path, options: Options, out: TextIO | None) -
     previous = load_run_json(outbox / RUN_JSON_NAME)
     todo, skipped = discover(inbox, outbox, options.follow_links)
     timing.mark("discovered")
+    if todo:
+        start_fork_server()  # first: its preload is the longest wait before the first file
+    warm = warm_parent(options.overview)
     batch = Batch(inbox, outbox, options, previous)
     done: dict[str, dict] = {}
     progress = Progress(len(todo), not options.quiet and sys.stderr.isatty())
@@ -1409,6 +1453,7 @@ def _run_once(inbox: Path, outbox: Path, options: Options, out: TextIO | None) -
         finally:
             progress.close()
         entries = list(done.values()) + skipped_entries(skipped, inbox)
+        warm.join()
         write_outputs(outbox, options, entries, started, inbox, **({"interrupted": True} if interrupted else {}))
         batch.clear_journal()
         if options.overview and not interrupted:
