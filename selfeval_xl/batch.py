@@ -98,13 +98,17 @@ from .naming import SUMMARY_NAME
 FAULT_ENV = "SELFEVAL_XL_FAULT"
 START_METHOD_ENV = "SELFEVAL_XL_START_METHOD"  # override of worker_start_method(): spawn | forkserver
 # Imported once in the fork server (POSIX), so that every worker starts with them loaded.
-# Never pandas: it is the parent's (overview), a worker must not pay for it.
+# Never pandas: it is the parent's (overview), a worker must not pay for it. Not openpyxl
+# either: an .xlsx/.xlsm never needs it (read by calamine, written by the patch writer), and
+# importing it is ~40 % of the preload (~0.2 s before the first file of every run); a worker
+# imports it on first use, for a workbook rebuilt from values (.xls/.ods via LibreOffice,
+# seconds per file anyway, or a Word input).
 WORKER_PRELOAD = (
     "selfeval_xl.batch", "selfeval_xl.pipeline", "selfeval_xl.reader", "selfeval_xl.layout",
     "selfeval_xl.rules", "selfeval_xl.review", "selfeval_xl.checks", "selfeval_xl.decisions",
     "selfeval_xl.safety", "selfeval_xl.grids", "selfeval_xl.writeback", "selfeval_xl.report", "selfeval_xl.chart",
     "selfeval_xl.word_review", "selfeval_xl.fsutil",
-    "docxtpl", "openpyxl", "lxml.etree", "jinja2", "PIL.Image", "python_calamine",
+    "docxtpl", "lxml.etree", "jinja2", "PIL.Image", "python_calamine",
 )
 # Imported by the batch parent in a background thread from the start of a run (issue 16): the
 # end of the run (汇总.xlsx: pandas + openpyxl; the 复核汇总报告: docxtpl + its histogram) would
