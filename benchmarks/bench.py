@@ -543,8 +543,12 @@ def run_batch(inbox: Path, outbox: Path, jobs: int, extra: list[str] = (), check
         except OSError:
             return 0
 
+    timing_file = outbox.with_name(outbox.name + ".timing.json")
+    timing_file.unlink(missing_ok=True)
+    env = {**(env if env is not None else os.environ), "SELFEVAL_XL_TIMING": str(timing_file)}  # selfeval_xl/timing.py
     cpu0 = cpu_busy()
     t = time.perf_counter()
+    t_epoch = time.time()
     proc = subprocess.Popen([sys.executable, "-c", _WRAPPER, str(usage_file), *cmd],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     mon = PeakMonitor(proc.pid, checkpoint=checkpoint, outputs=finished)
@@ -590,7 +594,41 @@ def run_batch(inbox: Path, outbox: Path, jobs: int, extra: list[str] = (), check
     if at_cp:
         res["worker_mb_at_checkpoint"] = max(at_cp.values()) / 1024
     res.update(_run_json_stats(outbox))
+    res["phases"] = _phases(timing_file, t_epoch, wall, res.get("file_seconds_sum"), jobs)
     return res
+
+
+# Where "outside the files" goes: the batch parent's marks (SELFEVAL_XL_TIMING) turned into
+# phases that add up to wall - sum(per-file seconds) / jobs.
+PHASES = (
+    ("start-up to cmd_run (python, imports; incl. the bench's wrapper)", None, "cli"),
+    ("options, lock, discovery, tasks", "cli", "pool_start"),
+    ("pool start to first worker ready (fork server preload, fork, worker init)", "pool_start", "worker_ready"),
+    ("between files (hand-over, results, the tail's idle worker)", "worker_ready", "drained"),
+    ("workers stopped", "drained", "pool_done"),
+    ("汇总.xlsx + run.json", "pool_done", "run_json"),
+    ("复核汇总报告", "run_json", "overview"),
+    ("exit (CLI, fork server)", "overview", None),
+)
+
+
+def _phases(path: Path, t0: float, wall: float, file_sum: float | None, jobs: int) -> dict[str, float] | None:
+    try:
+        marks = json.loads(path.read_text(encoding="utf-8"))["marks"]
+    except (OSError, ValueError, KeyError):
+        return None
+    at: dict[str, float] = {}
+    for name, when in marks:
+        at.setdefault(name, when - t0)  # the first time each was reached
+    if not file_sum or any(m and m not in at for _, a, b in PHASES for m in (a, b)):
+        return None
+    out = {}
+    for label, a, b in PHASES:
+        start = at[a] if a else 0.0
+        end = at[b] if b else wall
+        out[label] = end - start
+    out["between files (hand-over, results, the tail's idle worker)"] -= file_sum / jobs
+    return out
 
 
 def _run_json_stats(outbox: Path) -> dict:
@@ -936,6 +974,12 @@ def build_report(args, ip: dict | None, batch: dict | None, start: dict | None, 
             if serial:
                 rows.append((f"run {key}: outside the files (s) = wall − Σ per-file time ÷ jobs", f"{med(serial):.1f}", spread(serial, 1, "{:.1f}"),
                              "share of wall", f"{med(serial) / med([r['wall'] for r in runs_]):.0%}"))
+        ph1 = [r["phases"] for r in j1 if r.get("phases")]
+        ph2 = [r["phases"] for r in j2 if r.get("phases")]
+        if ph1 and ph2:
+            for label, _, _ in PHASES:
+                rows.append((f"outside the files, -j 1 / -j 2: {label} (s)", "", "", "",
+                             f"{med([p[label] for p in ph1]):.2f} / {med([p[label] for p in ph2]):.2f}"))
         for key, runs_ in (("-j 1", j1), ("-j 2", j2)):
             rows.append((f"run {key}: CPU cores used by the run / by other processes meanwhile", "", "", "",
                          f"{med([r['cores_ours'] for r in runs_]):.2f} / {med([r['cores_others'] for r in runs_]):.2f}"))
@@ -1097,7 +1141,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     meta = {
         "date": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{platform.system()} {platform.machine()} ({platform.processor() or platform.node()})",
+        "machine": f"{platform.system()} {platform.machine()} ({platform.processor() or platform.node()})"
+                   + ("; bytecode cache off (PYTHONDONTWRITEBYTECODE: every process compiles selfeval_xl's modules)"
+                      if sys.flags.dont_write_bytecode else ""),
         "nproc": os.cpu_count(), "python": platform.python_version(),
         "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "autogroup": Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip()

@@ -841,6 +841,7 @@ class _Pool:
                         startup_error = startup_error or f"处理进程 {STARTUP_TIMEOUT:g} 秒内未能启动"
                 if (startup_error or self.start_failures >= 3) and not any(s.task is not None for s in slots):
                     break
+            timing.mark("drained")
             detail = startup_error or "处理进程无法启动"
             while pending:
                 task = pending.popleft()
