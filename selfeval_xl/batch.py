@@ -14,14 +14,21 @@ Design decisions
   that dies is replaced (CRASHED). Workers ignore SIGINT: Ctrl-C reaches the parent only,
   which kills them.
 - **Workers start warm (issue 16).** On POSIX the pool uses the ``forkserver`` context with
-  ``WORKER_PRELOAD`` (the pipeline, reader, layouts, rules, writer, report, docxtpl, openpyxl, lxml,
-  Pillow - never pandas, which stays in the parent) imported once in the fork server; each
-  worker is forked from that warmed server and pays only its own init (profile, template).
+  ``WORKER_PRELOAD`` (the pipeline, reader, layouts, rules, writer, report, docxtpl, lxml,
+  Pillow - never pandas, which stays in the parent; not openpyxl, which an .xlsx never needs)
+  imported once in the fork server; each worker is forked from that warmed server and pays only
+  its own init (profile, template).
   Windows and systems without forkserver keep ``spawn``. The worker still relies on nothing
   inherited: everything it needs comes in ``config`` and the task. A fork server captures the
   environment of the moment it started, so nothing per-run is read from ``os.environ`` in a
   worker: the fault hook's spec travels in each task. ``SELFEVAL_XL_START_METHOD`` (``spawn``,
   ``forkserver``) overrides the choice (benchmarks, debugging).
+- **Little fixed time around the files (issue 16).** The fork server is started right after
+  discovery; meanwhile the parent imports what the end of the run needs (``PARENT_PRELOAD``:
+  pandas, openpyxl, docxtpl for 汇总.xlsx and the 复核汇总报告) in a background thread. A worker
+  is handed its next file before the parent commits the result it just sent (journal, moves,
+  kept review), so that bookkeeping overlaps the next file. ``SELFEVAL_XL_TIMING=PATH`` writes
+  the parent's phase timestamps (timing.py; benchmarks/bench.py reads them).
 - **One pool for the Batch.** ``Batch.pool`` is created on first use and kept until
   ``Batch.close()``: a ``--watch`` session starts its workers once, not once per cycle. A worker
   that died between cycles is replaced when the next cycle starts.
