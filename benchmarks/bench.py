@@ -458,6 +458,7 @@ class PeakMonitor(threading.Thread):
         self.peaks: dict[int, int] = {}  # pid -> VmHWM kB
         self.at_checkpoint: dict[int, int] | None = None
         self.cmd: dict[int, str] = {}
+        self.parent: dict[int, int] = {}  # pid -> ppid when first seen (a fork server is reparented when the CLI exits)
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -466,15 +467,20 @@ class PeakMonitor(threading.Thread):
         while not self.stop.is_set():
             now = time.monotonic()
             if now - last_scan >= self.rescan:
+                # descendants at any depth: under forkserver the workers are the fork server's
+                # children (grandchildren of the CLI); a process seen once stays known (its
+                # parent may have exited since, and it is then reparented)
                 kids: dict[int, list[int]] = {}
                 for pid, ppid in _proc_table().items():
                     kids.setdefault(ppid, []).append(pid)
-                stack, seen = [self.root], set()
+                stack, seen = list(known), set()
                 while stack:
                     p = stack.pop()
                     if p not in seen:
                         seen.add(p)
-                        stack.extend(kids.get(p, ()))
+                        for k in kids.get(p, ()):
+                            self.parent.setdefault(k, p)
+                            stack.append(k)
                 known |= seen
                 last_scan = now
             done = self.outputs() if self.outputs and self.at_checkpoint is None else 0
@@ -490,14 +496,36 @@ class PeakMonitor(threading.Thread):
             self.stop.wait(self.interval)
 
 
-# Runs the CLI and reports RUSAGE_CHILDREN: the largest peak RSS among the CLI and the workers it
-# reaped. A small wrapper, because Linux carries a parent's RSS into a forked child's maxrss:
-# forked from this (large) benchmark process, the CLI would report our memory, not its own.
+# Runs the CLI and reports RUSAGE_CHILDREN: CPU time and the largest peak RSS of the CLI and of
+# every process below it. A small wrapper, because Linux carries a parent's RSS into a forked
+# child's maxrss: forked from this (large) benchmark process, the CLI would report our memory,
+# not its own. The wrapper is a child subreaper (Linux, PR_SET_CHILD_SUBREAPER): a fork server
+# is never waited for by the CLI (it exits after the CLI, when its pipe closes), so it and the
+# workers it reaped would be missing from the CLI's rusage; as a subreaper the wrapper inherits
+# it when the CLI exits and reaps it (and any other orphan) before reading its rusage.
+# "cli_s": the CLI's own wall time; "reaped_s": until the last descendant was reaped.
 _WRAPPER = (
-    "import json, resource, subprocess, sys\n"
+    "import ctypes, json, os, resource, subprocess, sys, time\n"
+    "sub = False\n"
+    "if sys.platform.startswith('linux'):\n"
+    "    try:\n"
+    "        sub = ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER\n"
+    "    except (OSError, AttributeError):\n"
+    "        pass\n"
+    "t = time.perf_counter()\n"
     "rc = subprocess.call(sys.argv[2:])\n"
+    "cli_s = time.perf_counter() - t\n"
+    "deadline = time.monotonic() + 30\n"
+    "while sub and time.monotonic() < deadline:\n"
+    "    try:\n"
+    "        pid, _ = os.waitpid(-1, os.WNOHANG)\n"
+    "    except ChildProcessError:\n"
+    "        break\n"
+    "    if pid == 0:\n"
+    "        time.sleep(0.01)\n"
     "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-    "open(sys.argv[1], 'w').write(json.dumps({'rc': rc, 'maxrss_kb': u.ru_maxrss, 'cpu': u.ru_utime + u.ru_stime}))\n"
+    "open(sys.argv[1], 'w').write(json.dumps({'rc': rc, 'maxrss_kb': u.ru_maxrss, 'cpu': u.ru_utime + u.ru_stime,\n"
+    "                                         'subreaper': sub, 'cli_s': cli_s, 'reaped_s': time.perf_counter() - t}))\n"
     "sys.exit(rc)\n"
 )
 
@@ -515,8 +543,12 @@ def run_batch(inbox: Path, outbox: Path, jobs: int, extra: list[str] = (), check
         except OSError:
             return 0
 
+    timing_file = outbox.with_name(outbox.name + ".timing.json")
+    timing_file.unlink(missing_ok=True)
+    env = {**(env if env is not None else os.environ), "SELFEVAL_XL_TIMING": str(timing_file)}  # selfeval_xl/timing.py
     cpu0 = cpu_busy()
     t = time.perf_counter()
+    t_epoch = time.time()
     proc = subprocess.Popen([sys.executable, "-c", _WRAPPER, str(usage_file), *cmd],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     mon = PeakMonitor(proc.pid, checkpoint=checkpoint, outputs=finished)
@@ -530,20 +562,22 @@ def run_batch(inbox: Path, outbox: Path, jobs: int, extra: list[str] = (), check
         usage = json.loads(usage_file.read_text())
     except (OSError, ValueError):
         usage = {"maxrss_kb": 0}
-    # The tree: wrapper -> CLI main -> workers (+ multiprocessing's resource tracker).
+    # The tree: wrapper -> CLI main -> workers (spawn), or CLI main -> fork server -> workers
+    # (forkserver), + multiprocessing's resource tracker, + fc-match run for the chart font.
     tree = {pid: c for pid, c in mon.cmd.items() if pid != proc.pid}
     main = next((pid for pid, c in tree.items() if "selfeval" in c and " run " in f" {c} "), None)
-
-    spawned = any("spawn_main" in c for c in tree.values())
+    # the fork server: started by the CLI; its forked children carry the same command line
+    servers = {pid for pid, c in tree.items() if "forkserver" in c and mon.parent.get(pid) == main}
 
     def is_worker(pid: int) -> bool:
-        """A multiprocessing worker (not the resource tracker, nor fc-match run for the chart font)."""
+        """A multiprocessing worker: spawned by the CLI (``spawn_main``) or forked by its fork
+        server; not the resource tracker, not the fork server itself, not fc-match."""
         c = mon.cmd.get(pid, "")
-        if pid in (proc.pid, main):
+        if pid in (proc.pid, main) or pid in servers:
             return False
-        if spawned:
-            return "spawn_main" in c
-        return "python" in c and "resource_tracker" not in c and "forkserver" not in c
+        if "spawn_main" in c:
+            return "resource_tracker" not in c
+        return mon.parent.get(pid) in servers and "python" in c
 
     workers = {pid: kb for pid, kb in mon.peaks.items() if is_worker(pid)}
     at_cp = {pid: kb for pid, kb in (mon.at_checkpoint or {}).items() if is_worker(pid)}
@@ -551,6 +585,8 @@ def run_batch(inbox: Path, outbox: Path, jobs: int, extra: list[str] = (), check
         "cmd": " ".join(cmd[1:]), "jobs": jobs, "wall": wall, "rc": proc.returncode,
         "main_mb": mon.peaks.get(main, 0) / 1024, "worker_mb": max(workers.values(), default=0) / 1024,
         "workers": len(workers), "rusage_max_mb": usage.get("maxrss_kb", 0) / 1024,
+        "fork_server_mb": max((mon.peaks.get(p, 0) for p in servers), default=0) / 1024,
+        "cli_s": usage.get("cli_s"), "subreaper": usage.get("subreaper"),
         # cores used by this run, and by everything else on the machine meanwhile
         "cores_ours": usage.get("cpu", 0) / wall, "cores_others": max(0.0, machine - usage.get("cpu", 0) / wall),
         "stderr": err.decode("utf-8", "replace")[-2000:],
@@ -558,7 +594,41 @@ def run_batch(inbox: Path, outbox: Path, jobs: int, extra: list[str] = (), check
     if at_cp:
         res["worker_mb_at_checkpoint"] = max(at_cp.values()) / 1024
     res.update(_run_json_stats(outbox))
+    res["phases"] = _phases(timing_file, t_epoch, wall, res.get("file_seconds_sum"), jobs)
     return res
+
+
+# Where "outside the files" goes: the batch parent's marks (SELFEVAL_XL_TIMING) turned into
+# phases that add up to wall - sum(per-file seconds) / jobs.
+PHASES = (
+    ("start-up to cmd_run (python, imports; incl. the bench's wrapper)", None, "cli"),
+    ("options, lock, discovery, tasks", "cli", "pool_start"),
+    ("pool start to first worker ready (fork server preload, fork, worker init)", "pool_start", "worker_ready"),
+    ("between files (hand-over, results, the tail's idle worker)", "worker_ready", "drained"),
+    ("workers stopped", "drained", "pool_done"),
+    ("汇总.xlsx + run.json", "pool_done", "run_json"),
+    ("复核汇总报告", "run_json", "overview"),
+    ("exit (CLI, fork server)", "overview", None),
+)
+
+
+def _phases(path: Path, t0: float, wall: float, file_sum: float | None, jobs: int) -> dict[str, float] | None:
+    try:
+        marks = json.loads(path.read_text(encoding="utf-8"))["marks"]
+    except (OSError, ValueError, KeyError):
+        return None
+    at: dict[str, float] = {}
+    for name, when in marks:
+        at.setdefault(name, when - t0)  # the first time each was reached
+    if not file_sum or any(m and m not in at for _, a, b in PHASES for m in (a, b)):
+        return None
+    out = {}
+    for label, a, b in PHASES:
+        start = at[a] if a else 0.0
+        end = at[b] if b else wall
+        out[label] = end - start
+    out["between files (hand-over, results, the tail's idle worker)"] -= file_sum / jobs
+    return out
 
 
 def _run_json_stats(outbox: Path) -> dict:
@@ -786,10 +856,11 @@ def workers_table(w: dict) -> str:
         sp = [x / y for x, y in zip(t1, t2)]
         rows.append((f"{m}: speed-up -j 2 ÷ -j 1" + ("" if ok else " (RUNS FAILED)"), "", spread(sp, 1, "{:.2f}"), "-j 1", f"{med(sp):.2f}"))
         for j in ("j1", "j2"):
-            # forkserver: its workers are the fork server's children, never reaped by the CLI, so
-            # RUSAGE_CHILDREN misses them and "ours" is undercounted (the machine total is right)
+            # forkserver: its workers are the fork server's children, never reaped by the CLI; the
+            # wrapper counts them as a child subreaper (Linux); elsewhere "ours" is undercounted
+            undercounted = m == "forkserver" and not all(r.get("subreaper") for r in w["runs"][m][j])
             rows.append((f"{m}: -{j[0]} {j[1]} CPU cores used by the run / by others meanwhile"
-                         + (" (ours undercounted: workers not in rusage)" if m == "forkserver" else ""), "", "", "",
+                         + (" (ours undercounted: workers not in rusage)" if undercounted else ""), "", "", "",
                          f"{med([r['cores_ours'] for r in w['runs'][m][j]]):.2f} / {med([r['cores_others'] for r in w['runs'][m][j]]):.2f}"))
     if len(w["methods"]) == 2:
         for j in ("j1", "j2"):
@@ -903,6 +974,12 @@ def build_report(args, ip: dict | None, batch: dict | None, start: dict | None, 
             if serial:
                 rows.append((f"run {key}: outside the files (s) = wall − Σ per-file time ÷ jobs", f"{med(serial):.1f}", spread(serial, 1, "{:.1f}"),
                              "share of wall", f"{med(serial) / med([r['wall'] for r in runs_]):.0%}"))
+        ph1 = [r["phases"] for r in j1 if r.get("phases")]
+        ph2 = [r["phases"] for r in j2 if r.get("phases")]
+        if ph1 and ph2:
+            for label, _, _ in PHASES:
+                rows.append((f"outside the files, -j 1 / -j 2: {label} (s)", "", "", "",
+                             f"{med([p[label] for p in ph1]):.2f} / {med([p[label] for p in ph2]):.2f}"))
         for key, runs_ in (("-j 1", j1), ("-j 2", j2)):
             rows.append((f"run {key}: CPU cores used by the run / by other processes meanwhile", "", "", "",
                          f"{med([r['cores_ours'] for r in runs_]):.2f} / {med([r['cores_others'] for r in runs_]):.2f}"))
@@ -1064,7 +1141,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     meta = {
         "date": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{platform.system()} {platform.machine()} ({platform.processor() or platform.node()})",
+        "machine": f"{platform.system()} {platform.machine()} ({platform.processor() or platform.node()})"
+                   + ("; bytecode cache off (PYTHONDONTWRITEBYTECODE: every process compiles selfeval_xl's modules)"
+                      if sys.flags.dont_write_bytecode else ""),
         "nproc": os.cpu_count(), "python": platform.python_version(),
         "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "autogroup": Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip()

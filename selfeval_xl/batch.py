@@ -14,14 +14,21 @@ Design decisions
   that dies is replaced (CRASHED). Workers ignore SIGINT: Ctrl-C reaches the parent only,
   which kills them.
 - **Workers start warm (issue 16).** On POSIX the pool uses the ``forkserver`` context with
-  ``WORKER_PRELOAD`` (the pipeline, reader, layouts, rules, writer, report, docxtpl, openpyxl, lxml,
-  Pillow - never pandas, which stays in the parent) imported once in the fork server; each
-  worker is forked from that warmed server and pays only its own init (profile, template).
+  ``WORKER_PRELOAD`` (the pipeline, reader, layouts, rules, writer, report, docxtpl, lxml,
+  Pillow - never pandas, which stays in the parent; not openpyxl, which an .xlsx never needs)
+  imported once in the fork server; each worker is forked from that warmed server and pays only
+  its own init (profile, template).
   Windows and systems without forkserver keep ``spawn``. The worker still relies on nothing
   inherited: everything it needs comes in ``config`` and the task. A fork server captures the
   environment of the moment it started, so nothing per-run is read from ``os.environ`` in a
   worker: the fault hook's spec travels in each task. ``SELFEVAL_XL_START_METHOD`` (``spawn``,
   ``forkserver``) overrides the choice (benchmarks, debugging).
+- **Little fixed time around the files (issue 16).** The fork server is started right after
+  discovery; meanwhile the parent imports what the end of the run needs (``PARENT_PRELOAD``:
+  pandas, openpyxl, docxtpl for 汇总.xlsx and the 复核汇总报告) in a background thread. A worker
+  is handed its next file before the parent commits the result it just sent (journal, moves,
+  kept review), so that bookkeeping overlaps the next file. ``SELFEVAL_XL_TIMING=PATH`` writes
+  the parent's phase timestamps (timing.py; benchmarks/bench.py reads them).
 - **One pool for the Batch.** ``Batch.pool`` is created on first use and kept until
   ``Batch.close()``: a ``--watch`` session starts its workers once, not once per cycle. A worker
   that died between cycles is replaced when the next cycle starts.
@@ -85,7 +92,7 @@ from multiprocessing.connection import wait as _mp_wait
 from pathlib import Path, PurePosixPath
 from typing import Callable, TextIO
 
-from . import __version__, store
+from . import __version__, store, timing
 from .errors import CODES, EXTRA_CODES, ExitCode, ReadError, UsageError, error_dict  # noqa: F401 (batch.UsageError: the old name)
 from .fmt import columns
 from .manifest import FileEntry, ProjectEntry, RunManifest
@@ -98,14 +105,25 @@ from .naming import SUMMARY_NAME
 FAULT_ENV = "SELFEVAL_XL_FAULT"
 START_METHOD_ENV = "SELFEVAL_XL_START_METHOD"  # override of worker_start_method(): spawn | forkserver
 # Imported once in the fork server (POSIX), so that every worker starts with them loaded.
-# Never pandas: it is the parent's (overview), a worker must not pay for it.
+# Never pandas: it is the parent's (overview), a worker must not pay for it. Not openpyxl
+# either: an .xlsx/.xlsm never needs it (read by calamine, written by the patch writer), and
+# importing it is ~40 % of the preload (~0.2 s before the first file of every run); a worker
+# imports it on first use, for a workbook rebuilt from values (.xls/.ods via LibreOffice,
+# seconds per file anyway, or a Word input).
 WORKER_PRELOAD = (
     "selfeval_xl.batch", "selfeval_xl.pipeline", "selfeval_xl.reader", "selfeval_xl.layout",
     "selfeval_xl.rules", "selfeval_xl.review", "selfeval_xl.checks", "selfeval_xl.decisions",
     "selfeval_xl.safety", "selfeval_xl.grids", "selfeval_xl.writeback", "selfeval_xl.report", "selfeval_xl.chart",
     "selfeval_xl.word_review", "selfeval_xl.fsutil",
-    "docxtpl", "openpyxl", "lxml.etree", "jinja2", "PIL.Image", "python_calamine",
+    "docxtpl", "lxml.etree", "jinja2", "PIL.Image", "python_calamine",
 )
+# Imported by the batch parent in a background thread from the start of a run (issue 16): the
+# end of the run (汇总.xlsx: pandas + openpyxl; the 复核汇总报告: docxtpl + its histogram) would
+# otherwise import them after the last file, with every worker idle. They load while the fork
+# server preloads (the parent has nothing else to do then). Best effort: a module that fails
+# here is imported again, with its real error, by the code that needs it.
+PARENT_PRELOAD = ("pandas", "openpyxl", "selfeval_xl.overview")
+OVERVIEW_PRELOAD = ("docxtpl", "selfeval_xl.overview_report", "selfeval_xl.histogram")  # unless --no-overview
 DEFAULT_MAX_MEMORY_MB = 2048
 STARTUP_TIMEOUT = 120.0  # seconds a worker may take to import everything and load the template
 STAGING_PREFIX = ".selfeval-staging-"
@@ -426,6 +444,35 @@ def worker_context(method: str | None = None):
     return ctx
 
 
+def start_fork_server(method: str | None = None) -> None:
+    """Start the fork server now, if workers come from one: its preload (~0.5 s) then runs while
+    the parent discovers files and stages tasks, not after. Idempotent."""
+    if worker_context(method).get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+def warm_parent(overview: bool = True) -> threading.Thread:
+    """Import ``PARENT_PRELOAD`` (+ ``OVERVIEW_PRELOAD``) in a daemon thread; join it before
+    writing the summary. Never raises."""
+    import importlib
+
+    names = PARENT_PRELOAD + (OVERVIEW_PRELOAD if overview else ())
+
+    def load() -> None:
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - best effort, see PARENT_PRELOAD
+                pass
+        timing.mark("parent_warm")
+
+    t = threading.Thread(target=load, name="selfeval-warm-parent", daemon=True)
+    t.start()
+    return t
+
+
 def _fault(name: str, spec: str | None = None) -> None:
     """Test-only fault injection, see the module docstring. ``spec`` comes with the task (read
     from the parent's environment when the task was made), never from the worker's environment."""
@@ -730,17 +777,22 @@ class _Pool:
             slots.remove(s)
             self._stop(s, graceful=False)
         slots.extend(self._spawn() for _ in range(min(self.jobs, len(pending)) - len(slots)))
+        timing.mark("spawned")
         startup_error: str | None = None
         ok = False
+
+        def give(s: _Slot) -> None:
+            if s.ready and s.task is None and pending:
+                s.task, s.started = pending.popleft(), time.monotonic()
+                try:
+                    s.conn.send(s.task)
+                except (OSError, ValueError):
+                    pass  # the worker is dead: its sentinel fires below
+
         try:
             while slots and (pending or any(s.task is not None for s in slots)):
                 for s in slots:
-                    if s.ready and s.task is None and pending:
-                        s.task, s.started = pending.popleft(), time.monotonic()
-                        try:
-                            s.conn.send(s.task)
-                        except (OSError, ValueError):
-                            pass  # the worker is dead: its sentinel fires below
+                    give(s)
                 deadlines = [s.started + self.timeout for s in slots if s.task is not None]
                 deadlines += [s.spawned + STARTUP_TIMEOUT for s in slots if not s.ready and not s.retiring]
                 wait_s = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
@@ -756,11 +808,14 @@ class _Pool:
                             if kind == "ready":
                                 s.ready = True
                                 self.start_failures = 0
+                                timing.mark("worker_ready")
                             elif kind == "done":
                                 task, s.task = s.task, None
                                 if payload.get("restart"):
                                     s.ready, s.retiring = False, True  # exits now: give it nothing more
-                                on_result(task, payload)
+                                give(s)  # its next file first: the worker works while we commit this one
+                                with timing.spent("on_result"):
+                                    on_result(task, payload)
                             elif kind == "init_error":
                                 startup_error = payload
                     elif s.proc.sentinel in ready:
@@ -793,6 +848,7 @@ class _Pool:
                         startup_error = startup_error or f"处理进程 {STARTUP_TIMEOUT:g} 秒内未能启动"
                 if (startup_error or self.start_failures >= 3) and not any(s.task is not None for s in slots):
                     break
+            timing.mark("drained")
             detail = startup_error or "处理进程无法启动"
             while pending:
                 task = pending.popleft()
@@ -1120,9 +1176,11 @@ class Batch:
                   "timeout": o.timeout}
         try:
             if tasks:
+                timing.mark("pool_start")
                 pool = self.pool or _Pool(o.jobs, config, o.timeout)
                 self.pool = pool if self.keep_workers else None
                 pool.run(tasks, on_result, keep=self.keep_workers)
+                timing.mark("pool_done")
             if held:
                 self._pdf(held, staging_root, done, progress)
         finally:
@@ -1305,12 +1363,15 @@ def write_outputs(outbox: Path, options: Options, entries: list[dict], started: 
     mark_duplicates(entries)
     from . import overview  # pandas: parent process only
 
+    timing.mark("summary_imported")
     overview.write_summary(Path(outbox) / SUMMARY_NAME, entries)
+    timing.mark("summary")
     m = RunManifest(inbox=str(Path(inbox).resolve()), outbox=str(Path(outbox).resolve()), started=started,
                     finished=now_iso(), options=options.to_json(), files=[FileEntry.from_json(e) for e in entries],
                     version=__version__, interrupted=bool(extra.pop("interrupted", False)),
                     watching=extra.pop("watching", None), extra=extra)
     m.write(Path(outbox) / RUN_JSON_NAME)
+    timing.mark("run_json")
 
 
 def write_overview(outbox: Path, options: Options) -> Path | None:
@@ -1369,11 +1430,17 @@ def run(inbox: Path, outbox: Path, options: Options, out: TextIO | None = None) 
     1 some failed, 130 Ctrl-C). Raises lock.LockedError (a UsageError) if OUTBOX is in use."""
     from .lock import outbox_lock
 
-    with outbox_lock(outbox, "运行批量复核" if not options.watch else "监视"):
-        clean_stale_staging(outbox)
-        if options.watch:
-            return watch(inbox, outbox, options, out=out)
-        return _run_once(inbox, outbox, options, out)
+    timing.mark("run")
+    try:
+        with outbox_lock(outbox, "运行批量复核" if not options.watch else "监视"):
+            timing.mark("locked")
+            clean_stale_staging(outbox)
+            if options.watch:
+                return watch(inbox, outbox, options, out=out)
+            return _run_once(inbox, outbox, options, out)
+    finally:
+        timing.mark("end")
+        timing.dump()
 
 
 def _run_once(inbox: Path, outbox: Path, options: Options, out: TextIO | None) -> int:
@@ -1382,6 +1449,10 @@ def _run_once(inbox: Path, outbox: Path, options: Options, out: TextIO | None) -
     outbox.mkdir(parents=True, exist_ok=True)
     previous = load_run_json(outbox / RUN_JSON_NAME)
     todo, skipped = discover(inbox, outbox, options.follow_links)
+    timing.mark("discovered")
+    if todo:
+        start_fork_server()  # first: its preload is the longest wait before the first file
+    warm = warm_parent(options.overview)
     batch = Batch(inbox, outbox, options, previous)
     done: dict[str, dict] = {}
     progress = Progress(len(todo), not options.quiet and sys.stderr.isatty())
@@ -1394,10 +1465,12 @@ def _run_once(inbox: Path, outbox: Path, options: Options, out: TextIO | None) -
         finally:
             progress.close()
         entries = list(done.values()) + skipped_entries(skipped, inbox)
+        warm.join()
         write_outputs(outbox, options, entries, started, inbox, **({"interrupted": True} if interrupted else {}))
         batch.clear_journal()
         if options.overview and not interrupted:
             write_overview(outbox, options)
+            timing.mark("overview")
     if not todo:
         what = "没有找到任何文件" if not skipped else f"没有可复核的电子表格（{len(skipped)} 个文件已跳过，原因见 run.json 和汇总.xlsx）"
         print(f"输入文件夹 {inbox} 中{what}", file=sys.stderr, flush=True)

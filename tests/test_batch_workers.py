@@ -88,9 +88,29 @@ def test_worker_comes_from_the_warm_fork_server(tmp_path, monkeypatch):
     assert w["start_method"] == "forkserver"
     assert w["ppid"] != os.getpid()  # forked by the fork server, not by this process
     # the heavy modules were already there when the worker's own code began (before its init)
-    for m in ("selfeval_xl.pipeline", "selfeval_xl.writeback", "selfeval_xl.report", "docxtpl", "openpyxl", "lxml.etree"):
+    for m in ("selfeval_xl.pipeline", "selfeval_xl.writeback", "selfeval_xl.report", "docxtpl", "lxml.etree"):
         assert m in w["preloaded"], (m, w["preloaded"])
     assert "pandas" not in w["preloaded"]
+    assert "openpyxl" not in w["preloaded"]  # an .xlsx never needs it (see the next test)
+
+
+def test_an_xlsx_is_reviewed_without_openpyxl():
+    """Why openpyxl is not in WORKER_PRELOAD: reading (calamine), the patch writer and the report
+    never import it for an .xlsx, so preloading it would only delay every run's first file."""
+    assert "openpyxl" not in batch.WORKER_PRELOAD
+    code = ("import sys, tempfile\n"
+            "from pathlib import Path\n"
+            "from selfeval_xl import batch\n"
+            "state = batch.worker_init({'profile': 'auto', 'template': None, 'report': True})\n"
+            "stage = Path(tempfile.mkdtemp()) / 's'\n"
+            f"res = batch.process_file({{'source': {str(SAMPLE)!r}, 'rel': 'a.xlsx', 'report': True, 'findings': True,\n"
+            "                           'staging': str(stage)}, state)\n"
+            "print(res['status'], sorted(res['staged']), 'openpyxl' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    status, *rest = r.stdout.split()
+    assert status == "ok", r.stdout
+    assert r.stdout.strip().endswith("False"), r.stdout  # reviewed workbook + report written, openpyxl never loaded
 
 
 def test_spawn_worker_starts_cold(tmp_path, monkeypatch):
