@@ -152,16 +152,14 @@ def _render_fast(loaded: ReportTemplate, compiled: Compiled, stand_in: FastTempl
             raise _render_error(exc, loaded, partname) from None
         finally:
             stand_in.rendering = None
-        # the rest of DocxTemplate.render_xml_part
-        xml = re.sub(r"\n<w:p([ >])", r"<w:p\1", xml)
+        # the rest of DocxTemplate.render_xml_part (its re.sub(r"\n<w:p([ >])", r"<w:p\1") as two replaces)
+        xml = xml.replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")
         xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
-        if _LISTING_CHARS.search(xml):  # otherwise resolve_listing returns xml unchanged
-            xml = DocxTemplate.resolve_listing(None, xml)
-        return xml
+        return resolve_listing(xml)
 
     body_xml = part(compiled.body_partname, "body")
     try:
-        body = DocxTemplate.fix_tables(None, body_xml)  # parses with recover=True, as docxtpl
+        body = fix_tables(body_xml)
     except etree.XMLSyntaxError as exc:
         raise _not_word(loaded, exc) from None
     if body is None:
@@ -192,6 +190,72 @@ _NS = {"wp": "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDra
 _LISTING_CHARS = re.compile("[\t\a\n\f]")
 _DOCPR = etree.XPath("//wp:docPr", namespaces=_NS)
 _TCPR_TO_FIX = etree.XPath(".//w:tcPr[w:vMerge or w:shd]", namespaces=_NS)
+
+
+_P_OPEN = re.compile(r"<w:p(?: [^>]*)?>")
+_W = _NS["w"]
+# a row with more cells than the grid has columns; a row whose cells span at least the grid;
+# a cell whose span docxtpl and this count could read differently (two tcPr, two gridSpan)
+_ROW_WIDER = etree.XPath(".//w:tr[count(w:tc) > $n]", namespaces=_NS)
+_ROW_FULL = etree.XPath(".//w:tr[count(w:tc[not(w:tcPr[1]/w:gridSpan)]) + sum(w:tc/w:tcPr[1]/w:gridSpan[1]/@w:val) >= $n]",
+                        namespaces=_NS)
+_ODD_CELL = etree.XPath(".//w:tc[count(w:tcPr) > 1 or w:tcPr[count(w:gridSpan) > 1]]", namespaces=_NS)
+
+
+def fix_tables(xml: str):
+    """docxtpl's ``fix_tables`` (parse with recover=True; fit each table's w:tblGrid to its
+    widest row), with the row-by-row Python check done by XPath: a grid needs fixing only if a
+    row has more cells than it has columns, or no row spans all its columns. Only then (never
+    for the bundled templates) docxtpl's own function re-does the work, so the tree is the same."""
+    from docxtpl import DocxTemplate
+
+    tree = etree.fromstring(xml, parser=etree.XMLParser(recover=True))
+    if tree is None or tree.nsmap.get("w") != _W:
+        return DocxTemplate.fix_tables(None, xml)  # its own behaviour (or error) for the odd document
+    for tbl in tree.iter(f"{{{_W}}}tbl"):
+        grid = tbl.find(f"{{{_W}}}tblGrid")
+        if grid is None:
+            return DocxTemplate.fix_tables(None, xml)
+        n = len(grid.findall(f"{{{_W}}}gridCol"))
+        if _ROW_WIDER(tbl, n=n) or (n and not _ROW_FULL(tbl, n=n)) or _ODD_CELL(tbl):
+            return DocxTemplate.fix_tables(None, xml)
+    return tree
+
+
+
+
+def resolve_listing(xml: str) -> str:
+    """docxtpl's ``resolve_listing`` (a tab, bell, newline or form feed in a w:t becomes a w:tab,
+    a new paragraph, a w:br, a page break), run only over the paragraphs that hold one: the same
+    result, without its three nested regex callbacks for each of the ~20,000 paragraphs.
+
+    docxtpl rewrites each span ``<w:p ...>`` … first ``</w:p>`` that its regex finds scanning
+    left to right. The span holding position i, if any, is the one starting at the first
+    ``<w:p`` opening after the last ``</w:p>`` before i (any span starting earlier ends at or
+    before that ``</w:p>``), so it is found from i alone; the other spans are left unchanged by
+    docxtpl (nothing to replace in them)."""
+    from docxtpl import DocxTemplate
+
+    out, pos = [], 0
+    for m in _LISTING_CHARS.finditer(xml):
+        i = m.start()
+        if i < pos:
+            continue  # in the span just resolved
+        e = xml.rfind("</w:p>", pos, i)
+        opening = _P_OPEN.search(xml, e + 6 if e >= 0 else pos)
+        if opening is None or opening.start() > i:
+            continue  # not inside a paragraph: docxtpl leaves it
+        close = xml.find("</w:p>", opening.end())
+        if close < 0:
+            break  # no paragraph ends after it: nor anything later
+        end = close + 6
+        out.append(xml[pos:opening.start()])
+        out.append(DocxTemplate.resolve_listing(None, xml[opening.start():end]))  # that one paragraph
+        pos = end
+    if not out:
+        return xml
+    out.append(xml[pos:])
+    return "".join(out)
 
 
 def _property_value(env, text: str, context: dict) -> str:
