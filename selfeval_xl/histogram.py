@@ -5,11 +5,7 @@ draws Chinese the picture is left out (None) and the report keeps the table.
 """
 from __future__ import annotations
 
-import io
-
-from PIL import Image, ImageDraw
-
-from .chart import _font, find_cjk_font
+from .chart import _font, canvas, find_cjk_font, png_bytes
 
 BAND = 10  # points per band
 COLOR = (68, 114, 196)
@@ -32,15 +28,14 @@ def bands(scores: list[float], band: int = BAND) -> list[tuple[str, int]]:
     return out
 
 
-def histogram(counts: list[tuple[str, int]], scale: int = 2) -> bytes | None:
+def histogram(counts: list[tuple[str, int]], scale: int = 2, palette: bool = True) -> bytes | None:
     """A bar per band with its count above it; PNG bytes, or None without a CJK font."""
     if not counts or find_cjk_font() is None:
         return None
     s = scale
     width, height = 820 * s, 360 * s
     left, right, top, bottom = 64 * s, 20 * s, 30 * s, 50 * s
-    img = Image.new("RGB", (width, height), "white")
-    d = ImageDraw.Draw(img)
+    img, d, ink = canvas(width, height, palette)
     f_label, f_tick = _font(18 * s), _font(16 * s)
     peak = max(n for _, n in counts) or 1
     step = 1
@@ -54,17 +49,15 @@ def histogram(counts: list[tuple[str, int]], scale: int = 2) -> bytes | None:
 
     tick = 0
     while tick <= ymax:
-        d.line([(left, y(tick)), (width - right, y(tick))], fill=(225, 225, 225) if tick else (80, 80, 80), width=s)
-        d.text((left - 8 * s, y(tick)), str(tick), font=f_tick, fill=(60, 60, 60), anchor="rm")
+        d.line([(left, y(tick)), (width - right, y(tick))], fill=ink((225, 225, 225) if tick else (80, 80, 80)), width=s)
+        d.text((left - 8 * s, y(tick)), str(tick), font=f_tick, fill=ink((60, 60, 60)), anchor="rm")
         tick += step
-    d.text((left - 8 * s, top - 14 * s), "项目数", font=f_tick, fill=(60, 60, 60), anchor="lm")
+    d.text((left - 8 * s, top - 14 * s), "项目数", font=f_tick, fill=ink((60, 60, 60)), anchor="lm")
     slot = plot_w / len(counts)
     for i, (name, n) in enumerate(counts):
         x0, x1 = left + slot * i + slot * 0.15, left + slot * (i + 1) - slot * 0.15
         if n:
-            d.rectangle([x0, y(n), x1, y(0)], fill=COLOR)
-        d.text(((x0 + x1) / 2, y(n) - 3 * s), str(n), font=f_label, fill=(30, 30, 30), anchor="md")
-        d.text(((x0 + x1) / 2, height - bottom + 8 * s), name, font=f_label, fill=(30, 30, 30), anchor="mt")
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", dpi=(96 * s, 96 * s), compress_level=1)
-    return buf.getvalue()
+            d.rectangle([x0, y(n), x1, y(0)], fill=ink(COLOR))
+        d.text(((x0 + x1) / 2, y(n) - 3 * s), str(n), font=f_label, fill=ink((30, 30, 30)), anchor="md")
+        d.text(((x0 + x1) / 2, height - bottom + 8 * s), name, font=f_label, fill=ink((30, 30, 30)), anchor="mt")
+    return png_bytes(img, s)

@@ -97,11 +97,16 @@ def sandbox_env() -> _Env:
 
 @dataclass(frozen=True)
 class ReportTemplate:
-    """A loaded and syntax-checked template: the file's bytes and each part's Jinja source."""
+    """A loaded and syntax-checked template: the file's bytes and each part's Jinja source.
+
+    ``compiled``: the template prepared for the fast render path (``compiled.Compiled``), or
+    None when only docxtpl can render it (``slow_reason`` says why)."""
 
     path: Path
     data: bytes
     sources: dict[str, str] = field(default_factory=dict, compare=False)
+    compiled: object = field(default=None, compare=False, repr=False)
+    slow_reason: str = field(default="", compare=False)
 
     @property
     def name(self) -> str:
@@ -146,7 +151,13 @@ def _load(path: str, size: int, mtime_ns: int) -> ReportTemplate:
             env.from_string(src)
         except jinja2.TemplateSyntaxError as exc:
             raise _template_error(exc, p.name, partname, src) from None
-    return ReportTemplate(p, data, sources)
+    from .compiled import Compiled
+
+    try:
+        compiled, why = Compiled.prepare(data, tpl)
+    except Exception as exc:  # anything unexpected in the package: docxtpl renders it as before
+        compiled, why = None, f"{type(exc).__name__}: {exc}"
+    return ReportTemplate(p, data, sources, compiled, why)
 
 
 def _part_sources(tpl) -> dict[str, str]:
