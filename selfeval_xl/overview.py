@@ -19,6 +19,7 @@ for thousands of projects, and atomically.
 """
 from __future__ import annotations
 
+import io
 from copy import copy
 from pathlib import Path
 from urllib.parse import quote
@@ -28,6 +29,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from .cells import FORMULA_START, MAX_TEXT, put
 from .fsutil import atomic_path
 from .model import severity_label, severity_rank
+from .sheetstream import Cell, SheetRows, register, splice
 from .tables import FILE_COLUMNS, FINDING_COLUMNS, PROJECT_COLUMNS, Records, records, to_frame
 
 # The sheets of 汇总.xlsx, in order (batch.own_summary recognises a renamed copy by them).
@@ -248,7 +250,7 @@ def write_workbook(target: Path, rec: Records) -> Path:
     fail_fill, diff_fill = PatternFill("solid", fgColor=FAIL_FILL), PatternFill("solid", fgColor=DIFF_FILL)
     wb = Workbook(write_only=True)
 
-    # 项目
+    # 项目: header by openpyxl, rows streamed (sheetstream) in |差异| order
     has_final = bool(projects["final"].notna().any())
     has_grade = bool((projects["grade"] != "").any())
     header = ["主管部门", "项目", "年度", "表式", "预算执行率（%）", "自评分", "复核得分"]
@@ -262,24 +264,15 @@ def write_workbook(target: Path, rec: Records) -> Path:
     ws = TableSheet(wb, "项目", header, widths, freeze="C2", comments={
         5: "有预算执行数的表式按 执行数÷预算数 计算；苏州市级自评表按 实际支付数÷财政拨款数 计算。",
         diff_col: "差异 = 复核得分（已定稿的为最终得分）− 自评分（表内合计，未填时为各项自评分之和）；负数表示自评高于复核。"})
-    multi = set(files.loc[files["projects"] > 1, "input"])  # files with several forms: name the sheet
-    for p in project_table(projects).itertuples(index=False):
-        diff = _round(p.difference)
-        row = [ws.cell(p.department), ws.cell(p.project), ws.cell(_v(p.year)), ws.cell(p.form_title),
-               ws.cell(_round(p.execution_rate), number_format="0.00"), ws.cell(_round(p.self_score)),
-               ws.cell(_round(p.computed))]
-        if has_final:
-            row.append(ws.cell(_round(p.final)))
-        row.append(ws.cell(diff, fill=diff_fill if diff not in (None, 0) else None))
-        if has_grade:
-            row.append(ws.cell(p.grade))
-        row += [ws.cell(_v(p.errors)), ws.cell(_v(p.warnings)), ws.cell(_v(p.infos)),
-                ws.cell(("重复：" + p.duplicate_of) if p.duplicate else "", fill=fail_fill if p.duplicate else None),
-                ws.cell(p.input + (f"（{p.sheet}）" if p.input in multi else "")),
-                ws.cell("打开" if p.workbook else "", link=p.workbook or None),
-                ws.cell("打开" if p.report else "", link=p.report or None)]
-        ws.append(row)
+    ws.rows += len(rec.projects)
     ws.close()
+    looks = {"rate": register(ws.ws, number_format="0.00"), "diff": register(ws.ws, fill=diff_fill),
+             "dup": register(ws.ws, fill=fail_fill), "link": register(ws.ws, font=ws.link_font),
+             "wrap": register(ws.ws, alignment=wrap)}
+    multi = set(files.loc[files["projects"] > 1, "input"])  # files with several forms: name the sheet
+    order = project_table(projects).index.tolist()  # positions in rec.projects (to_frame's RangeIndex)
+    big = [SheetRows(ws.ws.title, ws.ncols, _project_rows(rec.projects, order, multi, has_final, has_grade, looks),
+                     register(ws.ws))]
 
     # 按部门
     dept, total = department_table(projects, findings)
@@ -307,16 +300,12 @@ def write_workbook(target: Path, rec: Records) -> Path:
                    ws.cell(_v(pivot["合计"].sum()))])
     ws.close()
 
-    # 复核发现
+    # 复核发现: header by openpyxl, rows streamed from the findings' columns (already errors first)
     ws = TableSheet(wb, "复核发现", ["级别", "主管部门", "项目", "问题", "指标", "单元格", "说明", "代码", "文件"],
                 [6, 20, 28, 26, 24, 14, 60, 20, 28], freeze="D2")
-    for f in findings.itertuples(index=False):
-        sheet, _, ref = f.cell.rpartition("!")
-        location = f"'{sheet}'!{ref}" if sheet and ref else None
-        ws.append([ws.cell(f.severity_text), ws.cell(f.department), ws.cell(f.project), ws.cell(f.label),
-                   ws.cell(f.indicator), ws.cell(f.cell or "（整个文件）", link=f.workbook or None, location=location),
-                   ws.cell(f.message, alignment=wrap), ws.cell(f.code), ws.cell(f.input)])
+    ws.rows += len(rec.findings)
     ws.close()
+    big.append(SheetRows(ws.ws.title, ws.ncols, _finding_rows(rec.findings, looks), register(ws.ws)))
 
     # 文件
     ws = TableSheet(wb, "文件", ["文件", "状态", "项目数", "错误代码", "说明"], [40, 6, 7, 22, 80], landscape=True)
@@ -328,7 +317,43 @@ def write_workbook(target: Path, rec: Records) -> Path:
                    ws.cell(_v(f.projects)), ws.cell(f.error_code), ws.cell(note, alignment=wrap)])
     ws.close()
 
+    package = io.BytesIO()  # the small sheets and the big ones' headers: a few hundred KB
+    wb.save(package)
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as tmp:
-        wb.save(tmp)
+        splice(package, tmp, big)
     return target
+
+
+def _project_rows(projects: list[dict], order: list[int], multi: set, has_final: bool, has_grade: bool, looks: dict):
+    """The 项目 rows (sheetstream cells) of ``projects`` in ``order``."""
+    rate, diff_look, dup, link = looks["rate"], looks["diff"], looks["dup"], looks["link"]
+    for i in order:
+        p = projects[i]
+        diff = _round(p["difference"])
+        row = [p["department"], p["project"], p["year"], p["form_title"], Cell(_round(p["execution_rate"]), rate),
+               _round(p["self_score"]), _round(p["computed"])]
+        if has_final:
+            row.append(_round(p["final"]))
+        row.append(Cell(diff, diff_look) if diff not in (None, 0) else diff)
+        if has_grade:
+            row.append(p["grade"])
+        row += [p["errors"], p["warnings"], p["infos"],
+                Cell("重复：" + p["duplicate_of"], dup) if p["duplicate"] else None,
+                p["input"] + (f"（{p['sheet']}）" if p["input"] in multi else ""),
+                Cell("打开", link, _link(p["workbook"])) if p["workbook"] else None,
+                Cell("打开", link, _link(p["report"])) if p["report"] else None]
+        yield row
+
+
+def _finding_rows(findings, looks: dict):
+    """The 复核发现 rows of ``findings`` (tables.Table), read column by column."""
+    link, wrap = looks["link"], looks["wrap"]
+    c = findings.columns
+    for sev, dept, proj, label, ind, cell, msg, code, inp, wb in zip(
+            c["severity_text"], c["department"], c["project"], c["label"], c["indicator"], c["cell"], c["message"],
+            c["code"], c["input"], c["workbook"]):
+        sheet, _, ref = cell.rpartition("!")
+        location = f"'{sheet}'!{ref}" if sheet and ref else None
+        where = Cell(cell or "（整个文件）", link, _link(wb), location) if wb else (cell or "（整个文件）")
+        yield [sev, dept, proj, label, ind, where, Cell(msg, wrap), code, inp]

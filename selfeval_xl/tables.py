@@ -142,14 +142,54 @@ def _output(outputs: list[str], suffix: str) -> str:
 
 # ---- the adapter ------------------------------------------------------------------------
 
+class Table:
+    """Rows kept as one list per column: 100,000 findings or indicators as a dict each cost ≈ 1 KB
+    a row, as columns ≈ 8 bytes a value (the values themselves are shared with run.json and
+    the review JSON). Iterating, indexing and ``==`` give a dict per row, so a caller may treat
+    it as the list of row dicts it replaces; ``to_frame`` takes the columns as they are."""
+
+    __slots__ = ("columns",)
+
+    def __init__(self, names) -> None:
+        self.columns: dict[str, list] = {n: [] for n in names}
+
+    def append(self, row: dict) -> None:
+        for name, col in self.columns.items():
+            col.append(row[name])
+
+    def reorder(self, order: list[int]) -> None:
+        """Put the rows in ``order`` (a permutation of the row positions)."""
+        for name, col in self.columns.items():
+            self.columns[name] = [col[i] for i in order]
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()), ()))
+
+    def __iter__(self):
+        names = list(self.columns)
+        for values in zip(*self.columns.values()):
+            yield dict(zip(names, values))
+
+    def __getitem__(self, i: int) -> dict:
+        return {name: col[i] for name, col in self.columns.items()}
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Table):
+            return self.columns == other.columns
+        return isinstance(other, list) and list(self) == other
+
+    __hash__ = None
+
+
 @dataclass
 class Records:
-    """The rows of one run: projects, findings, files (and indicators when asked for)."""
+    """The rows of one run: projects, findings, files (and indicators when asked for).
+    ``findings`` and ``indicators`` are ``Table``s (the many rows), the others lists of dicts."""
 
     projects: list[dict]
-    findings: list[dict]
+    findings: Table
     files: list[dict]
-    indicators: list[dict]
+    indicators: Table
     run: dict
 
 
@@ -184,9 +224,9 @@ def records(run: dict, outbox: Path | None = None, indicators: bool = False) -> 
     ``indicators=False`` (the overview, the report, compare) reads only the small facts files
     (store.load_facts); ``indicators=True`` reads the full reviews and fills ``indicators``."""
     projects: list[dict] = []
-    findings: list[dict] = []
+    findings = Table(FINDING_COLUMNS)
     files: list[dict] = []
-    inds: list[dict] = []
+    inds = Table(INDICATOR_COLUMNS)
     for entry in run.get("files") or ():
         if not isinstance(entry, dict):
             continue
@@ -259,7 +299,9 @@ def records(run: dict, outbox: Path | None = None, indicators: bool = False) -> 
                                  "completion": _num(ind.get("completion")), "basis": _text(ind.get("basis")),
                                  "findings": ",".join(dict.fromkeys(codes.get(cell_row(ind.get("cell")), [])))})
     _mark_duplicates(projects)
-    findings.sort(key=lambda f: (severity_rank(f["severity"]), f["input"], f["project_index"]))
+    col = findings.columns
+    sev, inp, idx = col["severity"], col["input"], col["project_index"]
+    findings.reorder(sorted(range(len(sev)), key=lambda i: (severity_rank(sev[i]), inp[i], idx[i])))
     return Records(projects, findings, files, inds, run)
 
 
@@ -292,20 +334,28 @@ class Frames:
     files: Any
 
 
-def to_frame(rows: list[dict], columns: dict[str, str]):
+def to_frame(rows: "list[dict] | Table", columns: dict[str, str]):
     """A DataFrame with exactly ``columns`` in order and their dtypes (also when empty)."""
+    import numpy as np
     import pandas as pd
 
-    df = pd.DataFrame.from_records(rows, columns=list(columns))
-    for col, dtype in columns.items():
+    if isinstance(rows, Table):
+        data = rows.columns
+        n = len(rows)
+    else:
+        data = {name: [r.get(name) for r in rows] for name in columns}
+        n = len(rows)
+    out = {}
+    for name, dtype in columns.items():
+        values = data.get(name) or [None] * n
         if dtype == "str":  # a list comprehension: Series.map's per-value overhead is ~3x this
-            df[col] = pd.array(["" if v is None or v != v else v if type(v) is str else str(v)
-                                for v in df[col].tolist()], dtype="string")
+            out[name] = pd.array(["" if v is None or v != v else v if type(v) is str else str(v)
+                                  for v in values], dtype="string")
         elif dtype == "bool":
-            df[col] = df[col].fillna(False).astype(bool)
+            out[name] = np.array([bool(v) and v == v for v in values], dtype=bool)
         else:
-            df[col] = pd.array(df[col].tolist(), dtype=dtype)
-    return df
+            out[name] = pd.array(values, dtype=dtype)
+    return pd.DataFrame(out, index=pd.RangeIndex(n), columns=list(columns))
 
 
 def frames(outbox: str | Path, indicators: bool = True) -> Frames:
