@@ -18,6 +18,8 @@ nothing is ever written as a formula.
 from __future__ import annotations
 
 import math
+import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from typing import IO, Iterable, NamedTuple
@@ -27,7 +29,7 @@ from openpyxl.utils import get_column_letter
 
 from .cells import FORMULA_START, MAX_TEXT
 
-CHUNK_ROWS = 2000  # rows joined into one write to the zip member
+CHUNK_ROWS = 200  # rows joined into one write to the zip member (≈ 300 KB)
 REL_HYPERLINK = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 NS_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -102,15 +104,18 @@ class _Writer:
     def __init__(self, sheet: SheetRows) -> None:
         self.sheet = sheet
         self.letters = [get_column_letter(i) for i in range(1, sheet.ncols + 1)]
-        self.links: list[tuple[str, str, str | None]] = []  # (ref, rel id, location)
-        self.rels: dict[str, str] = {}  # target → rel id
+        # the <hyperlink> elements, spooled to disk as the rows are written (they follow sheetData)
+        self.links = tempfile.TemporaryFile()
+        self.pending: list[str] = []
+        self.rels: dict[str, str] = {}  # target → rel id (one relationship per distinct target)
 
     def cell(self, ref: str, value, look: Look, link: str | None, location: str | None) -> str:
         if link:
             rid = self.rels.get(link)
             if rid is None:
                 rid = self.rels[link] = f"rIdS{len(self.rels) + 1}"
-            self.links.append((ref, rid, location))
+            self.pending.append(f'<hyperlink ref="{ref}" r:id="{rid}"'
+                                + (f' location="{_attr(location)}"/>' if location else "/>"))
         if value is None or value == "":
             return f'<c r="{ref}" s="{look.xf}"/>' if look.xf else ""
         if isinstance(value, str):
@@ -151,17 +156,25 @@ class _Writer:
             parts.append("</row>")
             chunk.append("".join(parts))
             if len(chunk) >= CHUNK_ROWS:
-                out.write("".join(chunk).encode("utf-8"))
-                chunk.clear()
-        out.write("".join(chunk).encode("utf-8"))
+                self._flush(out, chunk)
+        self._flush(out, chunk)
         return n
 
-    def hyperlinks(self) -> str:
-        if not self.links:
-            return ""
-        items = [f'<hyperlink ref="{ref}" r:id="{rid}"' + (f' location="{_attr(loc)}"' if loc else "") + "/>"
-                 for ref, rid, loc in self.links]
-        return f'<hyperlinks xmlns:r="{NS_R}">' + "".join(items) + "</hyperlinks>"
+    def _flush(self, out: IO[bytes], chunk: list[str]) -> None:
+        out.write("".join(chunk).encode("utf-8"))
+        chunk.clear()
+        if self.pending:
+            self.links.write("".join(self.pending).encode("utf-8"))
+            self.pending.clear()
+
+    def write_hyperlinks(self, out: IO[bytes]) -> None:
+        """The <hyperlinks> element (nothing when the rows have no link)."""
+        if not self.links.tell():
+            return
+        out.write(f'<hyperlinks xmlns:r="{NS_R}">'.encode())
+        self.links.seek(0)
+        shutil.copyfileobj(self.links, out, 1 << 20)
+        out.write(b"</hyperlinks>")
 
     def relationships(self, existing: bytes | None) -> bytes:
         rels = "".join(f'<Relationship Id="{rid}" Type="{REL_HYPERLINK}" Target="{_attr(target)}" TargetMode="External"/>'
@@ -211,14 +224,13 @@ def splice(package: IO[bytes], target: IO[bytes] | str, sheets: list[SheetRows])
             text = data.decode("utf-8")
             at = text.index("</sheetData>")
             head, tail = text[:at], text[at:]
-            with dst.open(name, "w", force_zip64=True) as out:
+            cut = min(i for i in (tail.find(tag) for tag in AFTER_HYPERLINKS) if i >= 0)
+            with dst.open(name, "w", force_zip64=True) as out, w.links:
                 out.write(head.encode("utf-8"))
                 w.write_rows(out)
-                links = w.hyperlinks()
-                if links:
-                    cut = min(i for i in (tail.find(tag) for tag in AFTER_HYPERLINKS) if i >= 0)
-                    tail = tail[:cut] + links + tail[cut:]
-                out.write(tail.encode("utf-8"))
+                out.write(tail[:cut].encode("utf-8"))  # </sheetData> … the elements before <hyperlinks>
+                w.write_hyperlinks(out)
+                out.write(tail[cut:].encode("utf-8"))
         for part, w in by_part.items():
             rels = _rels_name(part)
             existing = src.read(rels) if rels in names else None
