@@ -267,7 +267,7 @@ def write_workbook(target: Path, rec: Records) -> Path:
     ws.rows += len(rec.projects)
     ws.close()
     looks = {"rate": register(ws.ws, number_format="0.00"), "diff": register(ws.ws, fill=diff_fill),
-             "dup": register(ws.ws, fill=fail_fill), "link": register(ws.ws, font=ws.link_font),
+             "fail": register(ws.ws, fill=fail_fill), "link": register(ws.ws, font=ws.link_font),
              "wrap": register(ws.ws, alignment=wrap)}
     multi = set(files.loc[files["projects"] > 1, "input"])  # files with several forms: name the sheet
     order = project_table(projects).index.tolist()  # positions in rec.projects (to_frame's RangeIndex)
@@ -309,13 +309,10 @@ def write_workbook(target: Path, rec: Records) -> Path:
 
     # 文件
     ws = TableSheet(wb, "文件", ["文件", "状态", "项目数", "错误代码", "说明"], [40, 6, 7, 22, 80], landscape=True)
-    order = files.assign(_r=files["status"].map(STATUS_ORDER).fillna(9)).sort_values(["_r", "input"], kind="stable")
-    for f in order.itertuples(index=False):
-        fill = fail_fill if f.status == "failed" else None
-        note = f.message or ("文件未变化，沿用上次结果" if f.unchanged else "")
-        ws.append([ws.cell(f.input, fill=fill), ws.cell(STATUS_TEXT.get(f.status, f.status), fill=fill),
-                   ws.cell(_v(f.projects)), ws.cell(f.error_code), ws.cell(note, alignment=wrap)])
+    ws.rows += len(rec.files)
     ws.close()
+    order = files.assign(_r=files["status"].map(STATUS_ORDER).fillna(9)).sort_values(["_r", "input"], kind="stable")
+    big.append(SheetRows(ws.ws.title, ws.ncols, _file_rows(rec.files, order.index.tolist(), looks), register(ws.ws)))
 
     package = io.BytesIO()  # the small sheets and the big ones' headers: a few hundred KB
     wb.save(package)
@@ -327,7 +324,7 @@ def write_workbook(target: Path, rec: Records) -> Path:
 
 def _project_rows(projects: list[dict], order: list[int], multi: set, has_final: bool, has_grade: bool, looks: dict):
     """The 项目 rows (sheetstream cells) of ``projects`` in ``order``."""
-    rate, diff_look, dup, link = looks["rate"], looks["diff"], looks["dup"], looks["link"]
+    rate, diff_look, dup, link = looks["rate"], looks["diff"], looks["fail"], looks["link"]
     for i in order:
         p = projects[i]
         diff = _round(p["difference"])
@@ -344,6 +341,18 @@ def _project_rows(projects: list[dict], order: list[int], multi: set, has_final:
                 Cell("打开", link, _link(p["workbook"])) if p["workbook"] else None,
                 Cell("打开", link, _link(p["report"])) if p["report"] else None]
         yield row
+
+
+def _file_rows(files: list[dict], order: list[int], looks: dict):
+    """The 文件 rows: every input, failed and skipped first."""
+    dup, wrap = looks["fail"], looks["wrap"]
+    for i in order:
+        f = files[i]
+        status = f["status"]
+        note = f["message"] or ("文件未变化，沿用上次结果" if f["unchanged"] else "")
+        text = STATUS_TEXT.get(status, status)
+        yield [Cell(f["input"], dup) if status == "failed" else f["input"], Cell(text, dup) if status == "failed" else text,
+               f["projects"], f["error_code"], Cell(note, wrap)]
 
 
 def _finding_rows(findings, looks: dict):
