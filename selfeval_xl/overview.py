@@ -200,6 +200,24 @@ class TableSheet:
     def close(self) -> None:
         self.ws.auto_filter.ref = f"A1:{self.letter}{max(self.rows, 1)}"
 
+    def streamed(self, rows, count: int) -> SheetRows:
+        """Close the sheet with its header only; its ``count`` data ``rows`` (sheetstream cells)
+        are written by ``save`` (the fast path for sheets of thousands of rows)."""
+        self.rows += count
+        self.close()
+        return SheetRows(self.ws.title, self.ncols, rows, register(self.ws))
+
+
+def save(wb, target: Path, streamed: list[SheetRows]) -> Path:
+    """Save ``wb`` atomically to ``target`` with the ``streamed`` sheets' rows spliced in."""
+    package = io.BytesIO()  # the small sheets and the big ones' headers: a few hundred KB
+    wb.save(package)
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as tmp:
+        splice(package, tmp, streamed)
+    return target
+
 
 def _plain(value) -> bool:
     """True when a bare value written by openpyxl ends up as ``cells.put`` would write it: a
@@ -264,15 +282,12 @@ def write_workbook(target: Path, rec: Records) -> Path:
     ws = TableSheet(wb, "项目", header, widths, freeze="C2", comments={
         5: "有预算执行数的表式按 执行数÷预算数 计算；苏州市级自评表按 实际支付数÷财政拨款数 计算。",
         diff_col: "差异 = 复核得分（已定稿的为最终得分）− 自评分（表内合计，未填时为各项自评分之和）；负数表示自评高于复核。"})
-    ws.rows += len(rec.projects)
-    ws.close()
     looks = {"rate": register(ws.ws, number_format="0.00"), "diff": register(ws.ws, fill=diff_fill),
              "fail": register(ws.ws, fill=fail_fill), "link": register(ws.ws, font=ws.link_font),
              "wrap": register(ws.ws, alignment=wrap)}
     multi = set(files.loc[files["projects"] > 1, "input"])  # files with several forms: name the sheet
     order = project_table(projects).index.tolist()  # positions in rec.projects (to_frame's RangeIndex)
-    big = [SheetRows(ws.ws.title, ws.ncols, _project_rows(rec.projects, order, multi, has_final, has_grade, looks),
-                     register(ws.ws))]
+    big = [ws.streamed(_project_rows(rec.projects, order, multi, has_final, has_grade, looks), len(rec.projects))]
 
     # 按部门
     dept, total = department_table(projects, findings)
@@ -303,23 +318,14 @@ def write_workbook(target: Path, rec: Records) -> Path:
     # 复核发现: header by openpyxl, rows streamed from the findings' columns (already errors first)
     ws = TableSheet(wb, "复核发现", ["级别", "主管部门", "项目", "问题", "指标", "单元格", "说明", "代码", "文件"],
                 [6, 20, 28, 26, 24, 14, 60, 20, 28], freeze="D2")
-    ws.rows += len(rec.findings)
-    ws.close()
-    big.append(SheetRows(ws.ws.title, ws.ncols, _finding_rows(rec.findings, looks), register(ws.ws)))
+    big.append(ws.streamed(_finding_rows(rec.findings, looks), len(rec.findings)))
 
     # 文件
     ws = TableSheet(wb, "文件", ["文件", "状态", "项目数", "错误代码", "说明"], [40, 6, 7, 22, 80], landscape=True)
-    ws.rows += len(rec.files)
-    ws.close()
     order = files.assign(_r=files["status"].map(STATUS_ORDER).fillna(9)).sort_values(["_r", "input"], kind="stable")
-    big.append(SheetRows(ws.ws.title, ws.ncols, _file_rows(rec.files, order.index.tolist(), looks), register(ws.ws)))
+    big.append(ws.streamed(_file_rows(rec.files, order.index.tolist(), looks), len(rec.files)))
 
-    package = io.BytesIO()  # the small sheets and the big ones' headers: a few hundred KB
-    wb.save(package)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(target) as tmp:
-        splice(package, tmp, big)
-    return target
+    return save(wb, target, big)
 
 
 def _project_rows(projects: list[dict], order: list[int], multi: set, has_final: bool, has_grade: bool, looks: dict):
