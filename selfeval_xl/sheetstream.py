@@ -18,6 +18,7 @@ nothing is ever written as a formula.
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import tempfile
 import zipfile
@@ -87,6 +88,9 @@ def _attr(text: str) -> str:
 
 
 _NEEDS_CLEAN = ILLEGAL_CHARACTERS_RE
+# text that cannot go into <t> as it is: markup characters, characters a workbook cannot hold,
+# leading or trailing whitespace (xml:space)
+_SLOW_TEXT = re.compile(r"[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f]|^\s|\s\Z")
 
 
 @dataclass
@@ -138,6 +142,7 @@ class _Writer:
     def write_rows(self, out: IO[bytes]) -> int:
         """Write the rows; the number of the last row written (1 when there are none)."""
         letters, plain, cell = self.letters, self.sheet.plain, self.cell
+        ps = f' s="{plain.xf}"' if plain.xf else ""
         n = 1
         chunk: list[str] = []
         for cells in self.sheet.rows:
@@ -147,7 +152,14 @@ class _Writer:
             for letter, c in zip(letters, cells):
                 if c is None or c == "":
                     continue
-                if type(c) is Cell:
+                t = type(c)  # the fast paths: plain text needing no escaping, a plain number
+                if t is str and len(c) <= MAX_TEXT and not _SLOW_TEXT.search(c) and not c.startswith(FORMULA_START):
+                    parts.append(f'<c r="{letter}{r}"{ps} t="inlineStr"><is><t>{c}</t></is></c>')
+                    continue
+                if t is int or (t is float and math.isfinite(c)):
+                    parts.append(f'<c r="{letter}{r}"{ps} t="n"><v>{c!r}</v></c>')
+                    continue
+                if t is Cell:
                     x = cell(letter + r, c.value, c.look or plain, c.link, c.location)
                 else:
                     x = cell(letter + r, c, plain, None, None)
