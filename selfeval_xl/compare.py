@@ -183,40 +183,37 @@ def _label(projects: list[dict], outbox: Path) -> str:
 # ---- 对比.xlsx ------------------------------------------------------------------------------
 
 def write_comparison(c: Comparison, target: Path) -> Path:
-    from .overview import Book
+    from openpyxl import Workbook
 
-    book = Book()
-    ws = book.sheet("项目对比", ["主管部门", "项目", "上次项目名称", "匹配方式", "相似度", "上次复核得分", "本次复核得分", "变化",
+    from .overview import TableSheet, save
+
+    wb = Workbook(write_only=True)
+    ws = TableSheet(wb, "项目对比", ["主管部门", "项目", "上次项目名称", "匹配方式", "相似度", "上次复核得分", "本次复核得分", "变化",
                              "上次自评分", "本次自评分", "上次错误", "本次错误", "重复出现的问题", "已改正的问题", "新出现的问题",
                              "上次文件", "本次文件"],
                 [22, 32, 32, 10, 7, 9, 9, 7, 8, 8, 7, 7, 9, 9, 9, 26, 26], freeze="C2")
+    # the rows of the big sheets are streamed by overview.save (sheetstream), as in 汇总.xlsx
     order = sorted(c.matches, key=lambda m: (-len(m.repeated), -abs(_delta(m) or 0), m.b["department"], m.b["project"]))
-    for m in order:
-        ws.append([ws.cell(m.b["department"]), ws.cell(m.b["project"]), ws.cell(m.a["project"]), ws.cell(m.how),
-                   ws.cell(m.similarity if m.how == "名称相近" else None), ws.cell(m.a["review_score"]),
-                   ws.cell(m.b["review_score"]), ws.cell(_delta(m)), ws.cell(m.a["self_score"]), ws.cell(m.b["self_score"]),
-                   ws.cell(m.a["errors"]), ws.cell(m.b["errors"]), ws.cell(len(m.repeated)), ws.cell(len(m.fixed)),
-                   ws.cell(len(m.new)), ws.cell(m.a["input"]), ws.cell(m.b["input"])])
-    ws.close()
+    streamed = [ws.streamed(([m.b["department"], m.b["project"], m.a["project"], m.how,
+                              m.similarity if m.how == "名称相近" else None, m.a["review_score"], m.b["review_score"],
+                              _delta(m), m.a["self_score"], m.b["self_score"], m.a["errors"], m.b["errors"],
+                              len(m.repeated), len(m.fixed), len(m.new), m.a["input"], m.b["input"]] for m in order),
+                            len(order))]
     for title, attr in (("重复出现的问题", "repeated"), ("已改正的问题", "fixed"), ("新出现的问题", "new")):
-        ws = book.sheet(title, ["级别", "主管部门", "项目", "问题", "指标", "单元格", "说明", "代码"],
+        ws = TableSheet(wb, title, ["级别", "主管部门", "项目", "问题", "指标", "单元格", "说明", "代码"],
                     [6, 22, 30, 26, 26, 14, 60, 20], freeze="D2")
         rows = [(m, t) for m in c.matches for t in getattr(m, attr)]
         rows.sort(key=lambda mt: (severity_rank(mt[1][0]), mt[0].b["department"], mt[0].b["project"]))
-        for m, (sev, code, ind, msg, cell) in rows:
-            ws.append([ws.cell(severity_label(sev)), ws.cell(m.b["department"]), ws.cell(m.b["project"]),
-                       ws.cell(finding_label(code, sev)), ws.cell(ind), ws.cell(cell), ws.cell(msg), ws.cell(code)])
-        ws.close()
+        streamed.append(ws.streamed(([severity_label(sev), m.b["department"], m.b["project"], finding_label(code, sev),
+                                      ind, cell, msg, code] for m, (sev, code, ind, msg, cell) in rows), len(rows)))
     for title, items in (("新增项目", c.new), ("未再出现的项目", c.gone)):
-        ws = book.sheet(title, ["主管部门", "项目", "年度", "复核得分", "错误", "文件"], [24, 36, 7, 9, 7, 36])
-        for p in sorted(items, key=lambda p: (p["department"], p["project"])):
-            ws.append([ws.cell(p["department"]), ws.cell(p["project"]), ws.cell(p["year"]), ws.cell(p["review_score"]),
-                       ws.cell(p["errors"]), ws.cell(p["input"])])
-        ws.close()
-    ws = book.sheet("按部门", ["主管部门", "上次项目数", "本次项目数", "匹配项目数", "平均得分变化", "重复出现的问题",
+        ws = TableSheet(wb, title, ["主管部门", "项目", "年度", "复核得分", "错误", "文件"], [24, 36, 7, 9, 7, 36])
+        streamed.append(ws.streamed(([p["department"], p["project"], p["year"], p["review_score"], p["errors"], p["input"]]
+                                     for p in sorted(items, key=lambda p: (p["department"], p["project"]))), len(items)))
+    ws = TableSheet(wb, "按部门", ["主管部门", "上次项目数", "本次项目数", "匹配项目数", "平均得分变化", "重复出现的问题",
                             "已改正的问题", "新出现的问题"], [26, 9, 9, 9, 10, 10, 10, 10], freeze="B2")
     for r in c.departments():
         ws.append([ws.cell(r["department"]), ws.cell(r["a"]), ws.cell(r["b"]), ws.cell(r["matched"]),
                    ws.cell(r["mean_change"]), ws.cell(r["repeated"]), ws.cell(r["fixed"]), ws.cell(r["new_problems"])])
     ws.close()
-    return book.save(target)
+    return save(wb, target, streamed)

@@ -14,20 +14,22 @@ pandas is imported in the functions, never at module level, and this module is u
 the batch parent (``batch.write_outputs``) and the command line: workers never import pandas
 (``tests/test_overview.py`` checks it). Rows come from ``tables.records`` (the one adapter from
 run.json). Every string goes through ``cells.put`` (text stays text, ``= + - @`` get Excel's
-quote prefix). The workbook is a ``Book``: openpyxl (write-only) writes each sheet's settings,
-styles and header; the rows stream as text (``sheetstream``) into temporary files and are
-spliced in at the save - 2,000 projects (~250,000 cells) in ~2.5 CPU s instead of ~7, and the
-rows never sit in memory as cell objects. Written atomically.
+quote prefix). The workbook is written in openpyxl's write-only mode, so memory stays flat
+for thousands of projects, and atomically.
 """
 from __future__ import annotations
 
+import io
+from copy import copy
 from pathlib import Path
 from urllib.parse import quote
 
-from .cells import FORMULA_START, put
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+from .cells import FORMULA_START, MAX_TEXT, put
 from .fsutil import atomic_path
 from .model import severity_label, severity_rank
-from .sheetstream import Cell, StreamedRows, splice
+from .sheetstream import Cell, SheetRows, register, splice
 from .tables import FILE_COLUMNS, FINDING_COLUMNS, PROJECT_COLUMNS, Records, records, to_frame
 
 # The sheets of 汇总.xlsx, in order (batch.own_summary recognises a renamed copy by them).
@@ -118,38 +120,8 @@ def _link(path: str) -> str:
     return quote(path, safe="/:()（）-_.~!$&'*+,;=@ ") if ("#" in path or "%" in path) else path
 
 
-class Book:
-    """A write-only openpyxl workbook of TableSheets (汇总.xlsx, 对比.xlsx): openpyxl writes each
-    sheet's settings, styles and header row; the rows stream as text (``sheetstream``) and are
-    spliced into the package when it is saved - so the per-cell cost is a string, not an object."""
-
-    def __init__(self):
-        from openpyxl import Workbook
-
-        self.wb = Workbook(write_only=True)
-        self.sheets: list[TableSheet] = []
-
-    def sheet(self, title: str, header: list[str], widths: list[float], **options) -> "TableSheet":
-        ws = TableSheet(self.wb, title, header, widths, **options)
-        self.sheets.append(ws)
-        return ws
-
-    def save(self, target: Path) -> Path:
-        """Written atomically (the splice happens on the temporary file)."""
-        target = Path(target)
-        try:
-            with atomic_path(target) as tmp:
-                self.wb.save(tmp)
-                splice(tmp, {ws.ws.title: ws.stream for ws in self.sheets})
-        finally:
-            for ws in self.sheets:
-                ws.stream.close()
-        return target
-
-
 class TableSheet:
-    """A write-only sheet with a styled header, widths, filter, frozen panes and A4 print setup;
-    its rows after the header stream (``Book``)."""
+    """A write-only sheet with a styled header, widths, filter, frozen panes and A4 print setup."""
 
     def __init__(self, wb, title: str, header: list[str], widths: list[float], freeze: str = "A2",
                  landscape: bool = True, comments: dict[int, str] | None = None):
@@ -158,7 +130,7 @@ class TableSheet:
         from openpyxl.styles import Alignment, Font, PatternFill
         from openpyxl.utils import get_column_letter
 
-        self.WriteOnlyCell = WriteOnlyCell
+        self.WriteOnlyCell, self.Font, self.PatternFill, self.Alignment = WriteOnlyCell, Font, PatternFill, Alignment
         self.ws = ws = wb.create_sheet(title)
         self.ncols = len(header)
         for i, w in enumerate(widths, 1):
@@ -171,74 +143,96 @@ class TableSheet:
         ws.page_setup.fitToHeight = 0
         ws.sheet_properties.pageSetUpPr.fitToPage = True
         ws.print_options.gridLines = True
-        self._styles: dict[tuple, int] = {}
+        self.rows = 0
+        self._styles: dict[tuple, object] = {}
         self.link_font = Font(color="0563C1", underline="single")
         bold, fill = Font(bold=True), PatternFill("solid", fgColor=HEAD_FILL)
         center = Alignment(horizontal="center", vertical="center", wrap_text=True)
         cells = []
-        for i, name in enumerate(header, 1):  # the header through openpyxl: it carries the comments
-            c = WriteOnlyCell(ws)
-            put(c, name)
-            c.font, c.fill, c.alignment = bold, fill, center
+        for i, name in enumerate(header, 1):
+            c = self.cell(name, font=bold, fill=fill, alignment=center)
             if comments and i in comments:
                 c.comment = Comment(comments[i], "selfeval-xl")
             cells.append(c)
-        ws.append(cells)
+        self.append(cells)
         self.letter = get_column_letter(self.ncols)
-        self.stream = StreamedRows(self.ncols)
-
-    @property
-    def rows(self) -> int:
-        return self.stream.rows
 
     def cell(self, value, *, link: str | None = None, location: str | None = None, font=None, fill=None,
-             alignment=None, number_format: str | None = None) -> Cell | None:
-        """One cell for ``append``: its look registered once as an openpyxl style (a quote
-        prefix for ``= + - @`` text, as ``cells.put`` gives it), links in the link font."""
+             alignment=None, number_format: str | None = None):
         value = _v(value)
-        quote = isinstance(value, str) and value.startswith(FORMULA_START)
+        if not (link or font or fill or alignment or number_format):
+            if value is None or value == "":
+                return None
+            if _plain(value):  # openpyxl's shared cell stores it exactly as put() would
+                return value
+        c = self.WriteOnlyCell(self.ws)
+        if value is not None and value != "":  # NaN, None and "" stay blank
+            put(c, value)
         if link:
-            link, font = _link(link), font or self.link_font
-        if (value is None or value == "") and not (link or font or fill or alignment or number_format):
-            return None
-        style = 0
-        if font or fill or alignment or number_format or quote:
-            key = (id(font), id(fill), id(alignment), number_format, quote)
-            style = self._styles.get(key)
-            if style is None:
-                c = self.WriteOnlyCell(self.ws)
-                c.quotePrefix = quote
-                for attr, look in (("font", font), ("fill", fill), ("alignment", alignment)):
-                    if look is not None:
-                        setattr(c, attr, look)
-                if number_format:
-                    c.number_format = number_format
-                style = self._styles[key] = c.style_id
-        return Cell(value, style, link, location)
+            c.hyperlink = _link(link)
+            if location:
+                c.hyperlink.location = location
+            font = font or self.link_font
+        if font is None and fill is None and alignment is None and not number_format:
+            return c
+        # Setting a style hashes it into the workbook's style tables (slow for 100,000 cells):
+        # do it once per combination and copy the resulting style indices afterwards.
+        key = (id(font), id(fill), id(alignment), number_format, bool(c._style is not None and c._style.quotePrefix))
+        style = self._styles.get(key)
+        if style is None:
+            if font is not None:
+                c.font = font
+            if fill is not None:
+                c.fill = fill
+            if alignment is not None:
+                c.alignment = alignment
+            if number_format:
+                c.number_format = number_format
+            self._styles[key] = copy(c._style)
+        else:
+            c._style = copy(style)
+        return c
 
-    def append(self, cells: list[Cell | None]) -> None:
-        self.stream.append(cells)
+    def append(self, cells: list) -> None:
+        self.ws.append(cells)
+        self.rows += 1
 
     def close(self) -> None:
         self.ws.auto_filter.ref = f"A1:{self.letter}{max(self.rows, 1)}"
 
+    def streamed(self, rows, count: int) -> SheetRows:
+        """Close the sheet with its header only; its ``count`` data ``rows`` (sheetstream cells)
+        are written by ``save`` (the fast path for sheets of thousands of rows)."""
+        self.rows += count
+        self.close()
+        return SheetRows(self.ws.title, self.ncols, rows, register(self.ws))
 
-def _tuples(df):
-    """``df.itertuples(index=False)`` from whole columns (``tolist``): iterating the rows of
-    string columns one by one through pandas cost more than writing the cells."""
-    from collections import namedtuple
 
-    row = namedtuple("Row", list(df.columns), rename=True)
-    return map(row._make, zip(*(df[c].tolist() for c in df.columns)))
+def save(wb, target: Path, streamed: list[SheetRows]) -> Path:
+    """Save ``wb`` atomically to ``target`` with the ``streamed`` sheets' rows spliced in."""
+    package = io.BytesIO()  # the small sheets and the big ones' headers: a few hundred KB
+    wb.save(package)
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as tmp:
+        splice(package, tmp, streamed)
+    return target
+
+
+def _plain(value) -> bool:
+    """True when a bare value written by openpyxl ends up as ``cells.put`` would write it: a
+    number, or text that no spreadsheet reads as a formula or an error value and that needs no
+    cleaning (the fast path for the bulk of 汇总.xlsx's cells)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    return (isinstance(value, str) and not value.startswith(FORMULA_START + ("#",)) and len(value) <= MAX_TEXT
+            and not ILLEGAL_CHARACTERS_RE.search(value))
 
 
 def _v(x):
     """A DataFrame value for a cell: NA → None, numpy scalars → Python."""
-    t = type(x)
-    if t is str or t is int or x is None:  # the bulk: no pandas lookups
-        return x
-    if t is float:
-        return None if x != x else x
     try:
         import pandas as pd
 
@@ -266,14 +260,15 @@ def write_summary(target: Path, entries: list[dict], outbox: Path | None = None)
 
 
 def write_workbook(target: Path, rec: Records) -> Path:
+    from openpyxl import Workbook
     from openpyxl.styles import Alignment, PatternFill
 
     projects, findings, files = frames_of(rec)
     wrap = Alignment(wrap_text=True, vertical="top")
     fail_fill, diff_fill = PatternFill("solid", fgColor=FAIL_FILL), PatternFill("solid", fgColor=DIFF_FILL)
-    book = Book()
+    wb = Workbook(write_only=True)
 
-    # 项目
+    # 项目: header by openpyxl, rows streamed (sheetstream) in |差异| order
     has_final = bool(projects["final"].notna().any())
     has_grade = bool((projects["grade"] != "").any())
     header = ["主管部门", "项目", "年度", "表式", "预算执行率（%）", "自评分", "复核得分"]
@@ -284,31 +279,19 @@ def write_workbook(target: Path, rec: Records) -> Path:
     header += ["差异"] + (["等级"] if has_grade else []) + ["错误", "警告", "提示", "重复报送", "文件", "复核工作簿", "自评价报告"]
     widths += [8] + ([6] if has_grade else []) + [6, 6, 6, 24, 30, 14, 14]
     diff_col = header.index("差异") + 1
-    ws = book.sheet("项目", header, widths, freeze="C2", comments={
+    ws = TableSheet(wb, "项目", header, widths, freeze="C2", comments={
         5: "有预算执行数的表式按 执行数÷预算数 计算；苏州市级自评表按 实际支付数÷财政拨款数 计算。",
         diff_col: "差异 = 复核得分（已定稿的为最终得分）− 自评分（表内合计，未填时为各项自评分之和）；负数表示自评高于复核。"})
+    looks = {"rate": register(ws.ws, number_format="0.00"), "diff": register(ws.ws, fill=diff_fill),
+             "fail": register(ws.ws, fill=fail_fill), "link": register(ws.ws, font=ws.link_font),
+             "wrap": register(ws.ws, alignment=wrap)}
     multi = set(files.loc[files["projects"] > 1, "input"])  # files with several forms: name the sheet
-    for p in _tuples(project_table(projects)):
-        diff = _round(p.difference)
-        row = [ws.cell(p.department), ws.cell(p.project), ws.cell(_v(p.year)), ws.cell(p.form_title),
-               ws.cell(_round(p.execution_rate), number_format="0.00"), ws.cell(_round(p.self_score)),
-               ws.cell(_round(p.computed))]
-        if has_final:
-            row.append(ws.cell(_round(p.final)))
-        row.append(ws.cell(diff, fill=diff_fill if diff not in (None, 0) else None))
-        if has_grade:
-            row.append(ws.cell(p.grade))
-        row += [ws.cell(_v(p.errors)), ws.cell(_v(p.warnings)), ws.cell(_v(p.infos)),
-                ws.cell(("重复：" + p.duplicate_of) if p.duplicate else "", fill=fail_fill if p.duplicate else None),
-                ws.cell(p.input + (f"（{p.sheet}）" if p.input in multi else "")),
-                ws.cell("打开" if p.workbook else "", link=p.workbook or None),
-                ws.cell("打开" if p.report else "", link=p.report or None)]
-        ws.append(row)
-    ws.close()
+    order = project_table(projects).index.tolist()  # positions in rec.projects (to_frame's RangeIndex)
+    big = [ws.streamed(_project_rows(rec.projects, order, multi, has_final, has_grade, looks), len(rec.projects))]
 
     # 按部门
     dept, total = department_table(projects, findings)
-    ws = book.sheet("按部门", ["主管部门", "项目数", "预算数合计（万元）", "执行数合计（万元）", "执行率（%）", "平均自评分",
+    ws = TableSheet(wb, "按部门", ["主管部门", "项目数", "预算数合计（万元）", "执行数合计（万元）", "执行率（%）", "平均自评分",
                             "平均复核得分", "有错误的项目数", "错误", "警告", "最常见问题"],
                 [26, 7, 14, 14, 9, 9, 10, 9, 6, 6, 40], freeze="B2")
     money = "#,##0.00"
@@ -322,7 +305,7 @@ def write_workbook(target: Path, rec: Records) -> Path:
     # 按问题
     pivot = problem_table(findings, list(dept.index))
     depts = [c for c in pivot.columns if c not in ("severity", "label", "涉及项目数", "合计")]
-    ws = book.sheet("按问题", ["级别", "问题", "涉及项目数", *depts, "合计"], [6, 36, 9, *[12] * len(depts), 7], freeze="C2",
+    ws = TableSheet(wb, "按问题", ["级别", "问题", "涉及项目数", *depts, "合计"], [6, 36, 9, *[12] * len(depts), 7], freeze="C2",
                 comments={3: "有该问题的项目个数；各部门列和合计列为发现条数。"})
     for _, r in pivot.iterrows():
         ws.append([ws.cell(severity_label(r["severity"])), ws.cell(r["label"]),
@@ -332,25 +315,60 @@ def write_workbook(target: Path, rec: Records) -> Path:
                    ws.cell(_v(pivot["合计"].sum()))])
     ws.close()
 
-    # 复核发现
-    ws = book.sheet("复核发现", ["级别", "主管部门", "项目", "问题", "指标", "单元格", "说明", "代码", "文件"],
+    # 复核发现: header by openpyxl, rows streamed from the findings' columns (already errors first)
+    ws = TableSheet(wb, "复核发现", ["级别", "主管部门", "项目", "问题", "指标", "单元格", "说明", "代码", "文件"],
                 [6, 20, 28, 26, 24, 14, 60, 20, 28], freeze="D2")
-    for f in _tuples(findings):
-        sheet, _, ref = f.cell.rpartition("!")
-        location = f"'{sheet}'!{ref}" if sheet and ref else None
-        ws.append([ws.cell(f.severity_text), ws.cell(f.department), ws.cell(f.project), ws.cell(f.label),
-                   ws.cell(f.indicator), ws.cell(f.cell or "（整个文件）", link=f.workbook or None, location=location),
-                   ws.cell(f.message, alignment=wrap), ws.cell(f.code), ws.cell(f.input)])
-    ws.close()
+    big.append(ws.streamed(_finding_rows(rec.findings, looks), len(rec.findings)))
 
     # 文件
-    ws = book.sheet("文件", ["文件", "状态", "项目数", "错误代码", "说明"], [40, 6, 7, 22, 80], landscape=True)
+    ws = TableSheet(wb, "文件", ["文件", "状态", "项目数", "错误代码", "说明"], [40, 6, 7, 22, 80], landscape=True)
     order = files.assign(_r=files["status"].map(STATUS_ORDER).fillna(9)).sort_values(["_r", "input"], kind="stable")
-    for f in _tuples(order):
-        fill = fail_fill if f.status == "failed" else None
-        note = f.message or ("文件未变化，沿用上次结果" if f.unchanged else "")
-        ws.append([ws.cell(f.input, fill=fill), ws.cell(STATUS_TEXT.get(f.status, f.status), fill=fill),
-                   ws.cell(_v(f.projects)), ws.cell(f.error_code), ws.cell(note, alignment=wrap)])
-    ws.close()
+    big.append(ws.streamed(_file_rows(rec.files, order.index.tolist(), looks), len(rec.files)))
 
-    return book.save(target)
+    return save(wb, target, big)
+
+
+def _project_rows(projects: list[dict], order: list[int], multi: set, has_final: bool, has_grade: bool, looks: dict):
+    """The 项目 rows (sheetstream cells) of ``projects`` in ``order``."""
+    rate, diff_look, dup, link = looks["rate"], looks["diff"], looks["fail"], looks["link"]
+    for i in order:
+        p = projects[i]
+        diff = _round(p["difference"])
+        row = [p["department"], p["project"], p["year"], p["form_title"], Cell(_round(p["execution_rate"]), rate),
+               _round(p["self_score"]), _round(p["computed"])]
+        if has_final:
+            row.append(_round(p["final"]))
+        row.append(Cell(diff, diff_look) if diff not in (None, 0) else diff)
+        if has_grade:
+            row.append(p["grade"])
+        row += [p["errors"], p["warnings"], p["infos"],
+                Cell("重复：" + p["duplicate_of"], dup) if p["duplicate"] else None,
+                p["input"] + (f"（{p['sheet']}）" if p["input"] in multi else ""),
+                Cell("打开", link, _link(p["workbook"])) if p["workbook"] else None,
+                Cell("打开", link, _link(p["report"])) if p["report"] else None]
+        yield row
+
+
+def _file_rows(files: list[dict], order: list[int], looks: dict):
+    """The 文件 rows: every input, failed and skipped first."""
+    dup, wrap = looks["fail"], looks["wrap"]
+    for i in order:
+        f = files[i]
+        status = f["status"]
+        note = f["message"] or ("文件未变化，沿用上次结果" if f["unchanged"] else "")
+        text = STATUS_TEXT.get(status, status)
+        yield [Cell(f["input"], dup) if status == "failed" else f["input"], Cell(text, dup) if status == "failed" else text,
+               f["projects"], f["error_code"], Cell(note, wrap)]
+
+
+def _finding_rows(findings, looks: dict):
+    """The 复核发现 rows of ``findings`` (tables.Table), read column by column."""
+    link, wrap = looks["link"], looks["wrap"]
+    c = findings.columns
+    for sev, dept, proj, label, ind, cell, msg, code, inp, wb in zip(
+            c["severity_text"], c["department"], c["project"], c["label"], c["indicator"], c["cell"], c["message"],
+            c["code"], c["input"], c["workbook"]):
+        sheet, _, ref = cell.rpartition("!")
+        location = f"'{sheet}'!{ref}" if sheet and ref else None
+        where = Cell(cell or "（整个文件）", link, _link(wb), location) if wb else (cell or "（整个文件）")
+        yield [sev, dept, proj, label, ind, where, Cell(msg, wrap), code, inp]

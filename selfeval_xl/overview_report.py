@@ -124,26 +124,31 @@ def build_context(rec, comparison=None, today: date | None = None) -> dict[str, 
                          "self": points(p["self_score"]), "review": points(p["review_score"]),
                          "diff": points(p["difference"])} for i, p in enumerate(big, 1)]}
 
-    by_code: dict[str, list[dict]] = {}
-    for f in findings:
-        by_code.setdefault(f["code"], []).append(f)
+    # per finding code: its first finding (the example), how many, and the projects concerned; read
+    # from the findings' columns (tables.Table) so that no dict per finding is kept
+    col = findings.columns if hasattr(findings, "columns") else {
+        k: [f[k] for f in findings] for k in ("code", "input", "project_index", "severity")}
+    by_code: dict[str, dict] = {}
+    for i, (code, inp, idx) in enumerate(zip(col["code"], col["input"], col["project_index"])):
+        k = by_code.get(code)
+        if k is None:
+            k = by_code[code] = {"first": findings[i], "count": 0, "projects": set()}
+        k["count"] += 1
+        k["projects"].add((inp, idx))
     # problems first (errors and warnings), 提示 last; then by projects concerned, findings, code
-    kinds = sorted(by_code, key=lambda c: (by_code[c][0]["severity"] == "info",
-                                           -len({(f["input"], f["project_index"]) for f in by_code[c]}),
-                                           severity_rank(by_code[c][0]["severity"]), -len(by_code[c]), c))
+    kinds = sorted(by_code, key=lambda c: (by_code[c]["first"]["severity"] == "info", -len(by_code[c]["projects"]),
+                                           severity_rank(by_code[c]["first"]["severity"]), -by_code[c]["count"], c))
     problem_rows = []
     for i, code in enumerate(kinds[:TOP_PROBLEMS], 1):
-        fs = by_code[code]
-        n_proj = len({(f["input"], f["project_index"]) for f in fs})
-        ex = fs[0]
+        n_proj, n_code, ex = len(by_code[code]["projects"]), by_code[code]["count"], by_code[code]["first"]
         where = f"{ex['department'] or '（未填写主管部门）'}《{ex['project'] or ex['input']}》"
         cell = f"（{ex['cell']}）" if ex["cell"] else ""
-        problem_rows.append({"no": _cn(i), "label": ex["label"], "projects": str(n_proj), "count": str(len(fs)),
-                             "text": f"涉及{n_proj}个项目，共{len(fs)}条。例如{where}{cell}：{_period(ex['message'])}"})
-    n_find = len(findings)
-    problems = {"sentence": (f"复核共发现问题{n_find}条，其中错误{sum(1 for f in findings if f['severity'] == 'error')}条、"
-                             f"警告{sum(1 for f in findings if f['severity'] == 'warning')}条、"
-                             f"提示{sum(1 for f in findings if f['severity'] == 'info')}条，分属{len(by_code)}类。"
+        problem_rows.append({"no": _cn(i), "label": ex["label"], "projects": str(n_proj), "count": str(n_code),
+                             "text": f"涉及{n_proj}个项目，共{n_code}条。例如{where}{cell}：{_period(ex['message'])}"})
+    n_find, n_sev = len(findings), Counter(col["severity"])
+    problems = {"sentence": (f"复核共发现问题{n_find}条，其中错误{n_sev['error']}条、"
+                             f"警告{n_sev['warning']}条、"
+                             f"提示{n_sev['info']}条，分属{len(by_code)}类。"
                              + (f"按涉及项目数排列，主要的{len(problem_rows)}类如下（提示类排在最后）。" if problem_rows else ""))
                 if n_find else "复核未发现问题。", "rows": problem_rows}
 
@@ -165,11 +170,10 @@ def build_context(rec, comparison=None, today: date | None = None) -> dict[str, 
                              enumerate(rep[:TOP_REPEATED], 1)]}
 
     advice = []
-    for code in [k for k in kinds if by_code[k][0]["severity"] in ("error", "warning")] + \
-                [k for k in kinds if by_code[k][0]["severity"] == "info"]:
+    for code in [k for k in kinds if by_code[k]["first"]["severity"] in ("error", "warning")] + \
+                [k for k in kinds if by_code[k]["first"]["severity"] == "info"]:
         if code in FINDINGS:  # the 整改要求 of labels.py, one per finding type found
-            n_proj = len({(f["input"], f["project_index"]) for f in by_code[code]})
-            advice.append(f"针对“{by_code[code][0]['label']}”（{n_proj}个项目）：{remedy(code)}")
+            advice.append(f"针对“{by_code[code]['first']['label']}”（{len(by_code[code]['projects'])}个项目）：{remedy(code)}")
     if attention:
         advice.insert(0, f"请{'、'.join(attention)}等主管部门对照复核工作簿中标出的单元格逐项核实整改，重新报送自评表。")
     if comparison is not None and comparison.counts()["repeated"]:

@@ -66,11 +66,6 @@ FILE_COLUMNS: dict[str, str] = {
 # ---- plain values -----------------------------------------------------------------------
 
 def _num(x) -> float | None:
-    t = type(x)
-    if t is float:  # the bulk (review JSON numbers)
-        return x
-    if t is int:
-        return float(x)
     if isinstance(x, bool) or x is None:
         return None
     if isinstance(x, (int, float)):
@@ -90,8 +85,6 @@ def _year(x) -> int | None:
 
 
 def _text(x) -> str:
-    if type(x) is str:
-        return x.strip()
     return "" if x is None else str(x).strip()
 
 
@@ -149,14 +142,54 @@ def _output(outputs: list[str], suffix: str) -> str:
 
 # ---- the adapter ------------------------------------------------------------------------
 
+class Table:
+    """Rows kept as one list per column: 100,000 findings or indicators as a dict each cost ≈ 1 KB
+    a row, as columns ≈ 8 bytes a value (the values themselves are shared with run.json and
+    the review JSON). Iterating, indexing and ``==`` give a dict per row, so a caller may treat
+    it as the list of row dicts it replaces; ``to_frame`` takes the columns as they are."""
+
+    __slots__ = ("columns",)
+
+    def __init__(self, names) -> None:
+        self.columns: dict[str, list] = {n: [] for n in names}
+
+    def append(self, row: dict) -> None:
+        for name, col in self.columns.items():
+            col.append(row[name])
+
+    def reorder(self, order: list[int]) -> None:
+        """Put the rows in ``order`` (a permutation of the row positions)."""
+        for name, col in self.columns.items():
+            self.columns[name] = [col[i] for i in order]
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()), ()))
+
+    def __iter__(self):
+        names = list(self.columns)
+        for values in zip(*self.columns.values()):
+            yield dict(zip(names, values))
+
+    def __getitem__(self, i: int) -> dict:
+        return {name: col[i] for name, col in self.columns.items()}
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Table):
+            return self.columns == other.columns
+        return isinstance(other, list) and list(self) == other
+
+    __hash__ = None
+
+
 @dataclass
 class Records:
-    """The rows of one run: projects, findings, files (and indicators when asked for)."""
+    """The rows of one run: projects, findings, files (and indicators when asked for).
+    ``findings`` and ``indicators`` are ``Table``s (the many rows), the others lists of dicts."""
 
     projects: list[dict]
-    findings: list[dict]
+    findings: Table
     files: list[dict]
-    indicators: dict[str, list]  # column → values (INDICATOR_COLUMNS): 92 rows a project, no dict per row
+    indicators: Table
     run: dict
 
 
@@ -191,9 +224,15 @@ def records(run: dict, outbox: Path | None = None, indicators: bool = False) -> 
     ``indicators=False`` (the overview, the report, compare) reads only the small facts files
     (store.load_facts); ``indicators=True`` reads the full reviews and fills ``indicators``."""
     projects: list[dict] = []
-    findings: list[dict] = []
+    findings = Table(FINDING_COLUMNS)
     files: list[dict] = []
-    inds: dict[str, list] = {c: [] for c in INDICATOR_COLUMNS}
+    inds = Table(INDICATOR_COLUMNS)
+    # one object per distinct text in the columns a form repeats in every project (its indicator
+    # categories, cells and mostly its names): each file's JSON would otherwise give its own copy
+    pool: dict[str, str] = {}
+
+    def pooled(text: str) -> str:
+        return pool.setdefault(text, text)
     for entry in run.get("files") or ():
         if not isinstance(entry, dict):
             continue
@@ -256,22 +295,23 @@ def records(run: dict, outbox: Path | None = None, indicators: bool = False) -> 
                     key = cell_row(f.get("cell"))
                     if key:
                         codes.setdefault(key, []).append(_text(f.get("code")))
-                rows = review.get("indicators") or ()
-                for col, value in base.items():
-                    inds[col] += [value] * len(rows)
-                for col in ("category", "name", "cell", "target", "actual", "basis"):
-                    inds[col] += [_text(ind.get(col)) for ind in rows]
-                for col in ("weight", "completion"):
-                    inds[col] += [_num(ind.get(col)) for ind in rows]
-                own = [_num(ind.get("self_score")) for ind in rows]
-                rule = [_num(ind.get("computed_score")) for ind in rows]
-                inds["self_score"] += own
-                inds["computed_score"] += rule
-                inds["difference"] += [round(c - s, 2) if None not in (c, s) else None for s, c in zip(own, rule)]
-                inds["findings"] += [",".join(dict.fromkeys(codes.get(cell_row(ind.get("cell")), []))) if codes else ""
-                                     for ind in rows]
+                ilist = list(review.get("indicators") or ())
+                ic = inds.columns  # filled column by column: a dict per indicator costs 3x the time
+                for k, v in base.items():
+                    ic[k].extend([v] * len(ilist))
+                for k in ("category", "name", "cell"):
+                    ic[k].extend([pooled(_text(i.get(k))) for i in ilist])
+                for k in ("target", "actual", "basis"):
+                    ic[k].extend([_text(i.get(k)) for i in ilist])
+                for k in ("weight", "self_score", "computed_score", "completion"):
+                    ic[k].extend([_num(i.get(k)) for i in ilist])
+                own, rule = ic["self_score"][-len(ilist):] if ilist else [], ic["computed_score"][-len(ilist):] if ilist else []
+                ic["difference"].extend([round(c - s, 2) if None not in (c, s) else None for s, c in zip(own, rule)])
+                ic["findings"].extend([",".join(dict.fromkeys(codes.get(cell_row(i.get("cell")), []))) for i in ilist])
     _mark_duplicates(projects)
-    findings.sort(key=lambda f: (severity_rank(f["severity"]), f["input"], f["project_index"]))
+    col = findings.columns
+    sev, inp, idx = col["severity"], col["input"], col["project_index"]
+    findings.reorder(sorted(range(len(sev)), key=lambda i: (severity_rank(sev[i]), inp[i], idx[i])))
     return Records(projects, findings, files, inds, run)
 
 
@@ -304,26 +344,30 @@ class Frames:
     files: Any
 
 
-def to_frame(rows: list[dict] | dict[str, list], columns: dict[str, str]):
-    """A DataFrame with exactly ``columns`` in order and their dtypes (also when empty), from
-    row dicts or from column lists (``Records.indicators``)."""
+def to_frame(rows: "list[dict] | Table", columns: dict[str, str], consume: bool = False):
+    """A DataFrame with exactly ``columns`` in order and their dtypes (also when empty).
+    ``consume=True`` empties the Table ``rows`` column by column as they are converted, so that
+    the rows are not held twice (``frames``: 184,000 indicators at 2,000 projects)."""
+    import numpy as np
     import pandas as pd
 
-    if isinstance(rows, dict):
-        values = {col: rows.get(col, []) for col in columns}
+    if isinstance(rows, Table):
+        data = rows.columns
+        n = len(rows)
     else:
-        values = {col: [r.get(col) for r in rows] for col in columns}
+        data = {name: [r.get(name) for r in rows] for name in columns}
+        n = len(rows)
     out = {}
-    for col, dtype in columns.items():
-        v = values[col]
+    for name, dtype in columns.items():
+        values = (data.pop(name, None) if consume and isinstance(rows, Table) else data.get(name)) or [None] * n
         if dtype == "str":  # a list comprehension: Series.map's per-value overhead is ~3x this
-            out[col] = pd.array(["" if x is None or x != x else x if type(x) is str else str(x) for x in v], dtype="string")
+            out[name] = pd.array(["" if v is None or v != v else v if type(v) is str else str(v)
+                                  for v in values], dtype="string")
         elif dtype == "bool":
-            out[col] = pd.array([bool(x) if x is not None and x == x else False for x in v], dtype=bool)
+            out[name] = np.array([bool(v) and v == v for v in values], dtype=bool)
         else:
-            out[col] = pd.array(v, dtype=dtype)
-        values[col] = None  # the list can go as soon as its column is built
-    return pd.DataFrame(out, columns=list(columns))
+            out[name] = pd.array(values, dtype=dtype)
+    return pd.DataFrame(out, index=pd.RangeIndex(n), columns=list(columns))
 
 
 def frames(outbox: str | Path, indicators: bool = True) -> Frames:
@@ -335,5 +379,5 @@ def frames(outbox: str | Path, indicators: bool = True) -> Frames:
     """
     outbox = Path(outbox)
     rec = records(load_run(outbox), outbox, indicators=indicators)
-    return Frames(to_frame(rec.projects, PROJECT_COLUMNS), to_frame(rec.indicators, INDICATOR_COLUMNS),
-                  to_frame(rec.findings, FINDING_COLUMNS), to_frame(rec.files, FILE_COLUMNS))
+    return Frames(to_frame(rec.projects, PROJECT_COLUMNS), to_frame(rec.indicators, INDICATOR_COLUMNS, consume=True),
+                  to_frame(rec.findings, FINDING_COLUMNS, consume=True), to_frame(rec.files, FILE_COLUMNS))

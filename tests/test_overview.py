@@ -416,31 +416,3 @@ def test_libreoffice_reads_the_streamed_rows_and_links(outbox, tmp_path):
         assert mine and mine == links(b, again.parent, name, cols), name
         assert all(path.is_file() for _, path in mine)
     assert b["项目"]["B6"].value == "=健康宣传经费" and b["项目"]["B6"].data_type == "s"
-
-
-@settings(max_examples=60, deadline=None)
-@given(texts=st.lists(st.text(min_size=0, max_size=40), min_size=1, max_size=6),
-       numbers=st.lists(st.one_of(st.none(), st.integers(-10**9, 10**9),
-                                  st.floats(allow_nan=False, allow_infinity=False, width=32)), min_size=1, max_size=6))
-def test_streamed_cells_read_back_as_written(tmp_path_factory, texts, numbers):
-    """Any text (control characters dropped, spaces kept, = + - @ starts quote-prefixed) and any
-    number comes back from the spliced package as cells.put would have stored it."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    from selfeval_xl.overview import Book
-
-    path = tmp_path_factory.mktemp("stream") / "t.xlsx"
-    book = Book()
-    ws = book.sheet("表", ["文字", "数字"], [10, 10])
-    pairs = list(zip(texts, numbers))
-    for text, number in pairs:
-        ws.append([ws.cell(text), ws.cell(number)])
-    ws.close()
-    book.save(path)
-    got = list(load_workbook(path)["表"].iter_rows(min_row=2, max_row=len(pairs) + 1))
-    for (text, number), row in zip(pairs, got):
-        clean = ILLEGAL_CHARACTERS_RE.sub("", text)
-        assert row[0].value == (clean or None)
-        if clean:
-            assert row[0].data_type == "s" and bool(row[0].quotePrefix) == clean.startswith(("=", "+", "-", "@"))
-        assert row[1].value == number
