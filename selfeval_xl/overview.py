@@ -14,8 +14,9 @@ pandas is imported in the functions, never at module level, and this module is u
 the batch parent (``batch.write_outputs``) and the command line: workers never import pandas
 (``tests/test_overview.py`` checks it). Rows come from ``tables.records`` (the one adapter from
 run.json). Every string goes through ``cells.put`` (text stays text, ``= + - @`` get Excel's
-quote prefix). The workbook is written in openpyxl's write-only mode, so memory stays flat
-for thousands of projects, and atomically.
+quote prefix). The workbook is written in openpyxl's write-only mode, the rows of the big
+sheets (项目, 复核发现, 文件) streamed into it by ``sheetstream`` (``TableSheet.streamed`` +
+``save``), so time and memory stay small for thousands of projects, and atomically.
 """
 from __future__ import annotations
 

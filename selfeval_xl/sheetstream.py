@@ -101,6 +101,8 @@ class SheetRows:
     title: str
     ncols: int
     rows: Iterable[list]
+    # the look of bare values: pass register(ws) so that formula-like text gets quotePrefix (without
+    # it such text is still an inline string, never a formula, but Excel's apostrophe is missing)
     plain: Look = Look(0, 0)
 
 
