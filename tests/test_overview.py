@@ -16,8 +16,6 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from batchdata import current_run, previous_run
@@ -392,27 +390,3 @@ def test_a_runtime_error_in_the_overview_template_names_its_line(tmp_path, outbo
         render(records(load_run(outbox), outbox), target, template=bad)
     assert "坏模板.docx" in str(exc.value) and exc.value.lineno is not None
     assert not target.exists()
-
-
-@pytest.mark.office
-def test_libreoffice_reads_the_streamed_rows_and_links(outbox, tmp_path):
-    """汇总.xlsx's rows are written as text and spliced into openpyxl's package (sheetstream):
-    LibreOffice opens it and, saved again as .xlsx, every sheet holds the same values and the
-    project/finding links the same targets."""
-    from conftest import convert
-
-    ours = write_workbook(outbox / "汇总.xlsx", records(load_run(outbox), outbox))
-    again = convert(ours, "xlsx", tmp_path / "lo")
-    a, b = load_workbook(ours), load_workbook(again)
-    assert b.sheetnames == a.sheetnames
-    for name in a.sheetnames:
-        assert _rows(b[name]) == _rows(a[name]), name
-    def links(wb, folder: Path, name: str, cols) -> list:  # LibreOffice rewrites them relative to its copy
-        return [(c.coordinate, (folder / unquote(c.hyperlink.target)).resolve()) for row in wb[name].iter_rows()
-                for c in row if c.column in cols and c.hyperlink]
-
-    for name, cols in (("项目", (16, 17)), ("复核发现", (6,))):
-        mine = links(a, ours.parent, name, cols)
-        assert mine and mine == links(b, again.parent, name, cols), name
-        assert all(path.is_file() for _, path in mine)
-    assert b["项目"]["B6"].value == "=健康宣传经费" and b["项目"]["B6"].data_type == "s"

@@ -6,6 +6,7 @@ import io
 import math
 import zipfile
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import given, settings
@@ -142,6 +143,16 @@ def test_libreoffice_reads_the_summary_as_written(tmp_path):
     assert lo.cell(2, 16).hyperlink.target.endswith("财政/a1.复核.xlsx")
     f = theirs["复核发现"].cell(4, 6).hyperlink
     assert f.target.endswith("财政/a1.复核.xlsx") and f.location.replace("$", "") in ("'自评表'!G10", "自评表!G10")
+
+    def links(wb, folder: Path, name: str, cols) -> list:  # LibreOffice rewrites them relative to its copy
+        return [(c.coordinate, (folder / unquote(c.hyperlink.target)).resolve()) for row in wb[name].iter_rows()
+                for c in row if c.column in cols and c.hyperlink]
+
+    for name, cols in (("项目", (16, 17)), ("复核发现", (6,))):  # every link, to the same existing file
+        mine = links(ours, path.parent, name, cols)
+        assert mine and mine == links(theirs, back.parent, name, cols), name
+        assert all(p.is_file() for _, p in mine)
+    assert theirs["项目"]["B6"].value == "=健康宣传经费" and theirs["项目"]["B6"].data_type == "s"
 
 
 @settings(max_examples=60, deadline=None)
