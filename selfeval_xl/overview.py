@@ -30,7 +30,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from .cells import FORMULA_START, MAX_TEXT, put
 from .fsutil import atomic_path
 from .model import severity_label, severity_rank
-from .sheetstream import Cell, SheetRows, register, splice
+from .sheetstream import Cell, SheetRows, register, splice, style_cell
 from .tables import FILE_COLUMNS, FINDING_COLUMNS, PROJECT_COLUMNS, Records, records, to_frame
 
 # The sheets of 汇总.xlsx, in order (batch.own_summary recognises a renamed copy by them).
@@ -181,14 +181,7 @@ class TableSheet:
         key = (id(font), id(fill), id(alignment), number_format, bool(c._style is not None and c._style.quotePrefix))
         style = self._styles.get(key)
         if style is None:
-            if font is not None:
-                c.font = font
-            if fill is not None:
-                c.fill = fill
-            if alignment is not None:
-                c.alignment = alignment
-            if number_format:
-                c.number_format = number_format
+            style_cell(c, font=font, fill=fill, alignment=alignment, number_format=number_format)
             self._styles[key] = copy(c._style)
         else:
             c._style = copy(style)

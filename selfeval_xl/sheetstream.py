@@ -56,6 +56,18 @@ class Cell(NamedTuple):
     location: str | None = None
 
 
+def style_cell(c, *, font=None, fill=None, alignment=None, number_format: str | None = None) -> None:
+    """Give an openpyxl cell the parts of a format that are set (None: left as it is)."""
+    if font is not None:
+        c.font = font
+    if fill is not None:
+        c.fill = fill
+    if alignment is not None:
+        c.alignment = alignment
+    if number_format:
+        c.number_format = number_format
+
+
 def register(ws, *, font=None, fill=None, alignment=None, number_format: str | None = None) -> Look:
     """The xf indices of one format in the workbook of ``ws`` (openpyxl, not yet saved)."""
     from openpyxl.cell import WriteOnlyCell
@@ -64,14 +76,7 @@ def register(ws, *, font=None, fill=None, alignment=None, number_format: str | N
     ids = []
     for quote in (False, True):
         c = WriteOnlyCell(ws)
-        if font is not None:
-            c.font = font
-        if fill is not None:
-            c.fill = fill
-        if alignment is not None:
-            c.alignment = alignment
-        if number_format:
-            c.number_format = number_format
+        style_cell(c, font=font, fill=fill, alignment=alignment, number_format=number_format)
         if quote:
             c.quotePrefix = True
         style = c._style if c._style is not None else StyleArray()

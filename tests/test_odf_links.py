@@ -38,19 +38,25 @@ def _hostile_ods(sample: Path, tmp_path: Path, url: str) -> tuple[Path, bytes]:
              'xlink:actuate="onLoad"/></draw:frame>')
     source = (f'<table:table-source xlink:type="simple" xlink:href="{secret_book.as_uri()}" '
               'table:filter-name="Text - txt - csv (StarCalc)" table:table-name="" table:mode="copy-results-only"/>')
-    hostile = tmp_path / "hostile.ods"
-    with zipfile.ZipFile(ods) as zin, zipfile.ZipFile(hostile, "w") as zout:
+    head = '<table:table table:name="项目基本情况" table:style-name="ta2">'
+
+    def edit(text: str) -> str:
+        assert head in text
+        return text.replace(head, head + source + f"<table:shapes>{frame}</table:shapes>", 1)
+
+    return edit_content(ods, tmp_path / "hostile.ods", edit), secret_png
+
+
+def edit_content(ods: Path, target: Path, edit) -> Path:
+    """A copy of ``ods`` with its content.xml passed through ``edit`` (mimetype first and stored)."""
+    with zipfile.ZipFile(ods) as zin, zipfile.ZipFile(target, "w") as zout:
         for item in zin.infolist():
             data = zin.read(item.filename)
             if item.filename == "content.xml":
-                text = data.decode("utf-8")
-                head = '<table:table table:name="项目基本情况" table:style-name="ta2">'
-                assert head in text
-                text = text.replace(head, head + source + f"<table:shapes>{frame}</table:shapes>", 1)
-                data = text.encode("utf-8")
+                data = edit(data.decode("utf-8")).encode("utf-8")
             method = zipfile.ZIP_STORED if item.filename == "mimetype" else zipfile.ZIP_DEFLATED
             zout.writestr(item, data, compress_type=method)
-    return hostile, secret_png
+    return target
 
 
 @pytest.fixture

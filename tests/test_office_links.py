@@ -15,7 +15,7 @@ import pytest
 from openpyxl import load_workbook
 
 from conftest import convert
-from test_odf_links import _png, server  # noqa: F401  (the 127.0.0.1 server fixture)
+from test_odf_links import _png, edit_content, server  # noqa: F401  (the 127.0.0.1 server fixture)
 from selfeval_xl import office
 from selfeval_xl.ole_links import readable_path, strip_doc, strip_xls
 from selfeval_xl.pipeline import JobOptions, review_into
@@ -47,13 +47,8 @@ def _hostile_xls(sample: Path, tmp_path: Path, url: str) -> tuple[Path, str]:
     table = (f'<table:table table:name="外部"><table:table-row><table:table-cell '
              f"table:formula=\"of:=['{other.as_uri()}'#$'自评表'.A1]\" office:value-type=\"string\">"
              '<text:p>引用</text:p></table:table-cell></table:table-row></table:table>')
-    with_ref = tmp_path / "with_ref.ods"
-    with zipfile.ZipFile(ods) as zin, zipfile.ZipFile(with_ref, "w") as zout:
-        for item in zin.infolist():
-            data = zin.read(item.filename)
-            if item.filename == "content.xml":
-                data = data.replace(b"</office:spreadsheet>", table.encode("utf-8") + b"</office:spreadsheet>", 1)
-            zout.writestr(item, data, compress_type=zipfile.ZIP_STORED if item.filename == "mimetype" else zipfile.ZIP_DEFLATED)
+    with_ref = edit_content(ods, tmp_path / "with_ref.ods",
+                            lambda text: text.replace("</office:spreadsheet>", table + "</office:spreadsheet>", 1))
     xls = convert(with_ref, "xls", tmp_path / "xls")
     import olefile
 
